@@ -1,0 +1,27 @@
+/**
+ * Typed errors. Every error a user can cause names what is at fault (file, field, tensor, op, shape).
+ * The CLI prints `error: <message>` for these and exits 1; anything else is a bug and keeps its stack.
+ */
+export class SelfplayError extends Error {
+  override name = 'SelfplayError';
+}
+
+/** A graph was built with inconsistent shapes or dtypes; names the op and the shapes. */
+export class ShapeError extends SelfplayError {
+  override name = 'ShapeError';
+}
+
+/** A model folder, config field or weight file is wrong; names the file/field/tensor. */
+export class ModelFormatError extends SelfplayError {
+  override name = 'ModelFormatError';
+}
+
+/** Bad CLI input or input file; names the file and field. */
+export class InputError extends SelfplayError {
+  override name = 'InputError';
+}
+
+/** ONNX Runtime refused a graph or a run; wraps its message with the graph's name. */
+export class RuntimeFailure extends SelfplayError {
+  override name = 'RuntimeFailure';
+}
