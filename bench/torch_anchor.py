@@ -2,10 +2,12 @@
 
 Usage: python3 bench/torch_anchor.py '{"config": {...HF config...}, "batch": B, "seq": T, "seed": 0}'
 
-Optional "threads" (default 1) sets both torch's intra-op pool and the
-OpenBLAS pool (this Debian torch build calls OpenBLAS for matmuls and
-torch.set_num_threads() does not reach it, so the anchor sets
-OPENBLAS_NUM_THREADS/OMP_NUM_THREADS itself, overriding the environment).
+Optional "threads" (default 1) is the number of compute threads. This Debian
+torch build (BLAS_INFO=generic) runs its matmuls in OpenBLAS, whose pool
+torch.set_num_threads() does not reach, so the anchor sets
+OPENBLAS_NUM_THREADS=threads itself (overriding the environment) and keeps
+torch's own intra-op pool at 1: running both pools at 2 on 2 cores
+oversubscribes and is ~3x slower (measured on llama-ref).
 
 Builds a float32 Llama/Qwen2 model (random init), a random [B,T] batch with an
 all-ones attention mask, AdamW(lr 1e-4, weight_decay 0.1) and grad clipping at
@@ -34,8 +36,9 @@ def _threads_from_argv() -> int:
 # whose pool torch.set_num_threads() does not control; it reads its thread
 # count from the environment when the library loads, so pin it before import.
 _THREADS = _threads_from_argv()
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(_THREADS)
+os.environ["OPENBLAS_NUM_THREADS"] = str(_THREADS)
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
 
 import torch  # noqa: E402
 
@@ -53,7 +56,7 @@ def main() -> int:
         print(__doc__, file=sys.stderr)
         return 2
     args = json.loads(sys.argv[1])
-    torch.set_num_threads(_THREADS)
+    torch.set_num_threads(1)
     seed = int(args.get("seed", 0))
     B, T = int(args["batch"]), int(args["seq"])
     cfg = LlamaConfig.from_hf(args["config"])
@@ -76,7 +79,8 @@ def main() -> int:
         return loss.item()
 
     train_step()  # warm-up
-    emit({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()})
+    emit({"ready": True, "torch": torch.__version__, "threads": _THREADS,
+          "torch_intraop_threads": torch.get_num_threads(), "blas_threads": _THREADS})
 
     for line in sys.stdin:
         parts = line.split()

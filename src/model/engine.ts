@@ -1,0 +1,123 @@
+/**
+ * Runs the model graphs on host weights: pads a batch of token sequences into a shape bucket, feeds the
+ * parameters, and unpads the results. One compiled session per (graph kind, B, T), cached by the Runtime.
+ */
+import { InputError } from '../errors.ts';
+import type { HostTensor, Runtime } from '../runtime/runtime.ts';
+import { expectedParamShapes, type LlamaConfig } from './config.ts';
+import { ATTENTION_MASK, buildLogitsGraph, buildLogprobsGraph, buildTrainGraph, INPUT_IDS, type LossSpec } from './graphs.ts';
+
+/** Sequence-length buckets are multiples of this, so nearby lengths share one compiled graph. */
+export const T_BUCKET = 16;
+
+export interface PaddedBatch {
+  B: number;
+  T: number;
+  ids: BigInt64Array; // [B, T]
+  mask: Float32Array; // [B, T]
+  lengths: number[];
+}
+
+/** Right-pads sequences (pad id 0, mask 0) to a common bucketed length. */
+export function padBatch(sequences: number[][], vocabSize: number, bucket = T_BUCKET): PaddedBatch {
+  if (sequences.length === 0) throw new InputError('batch: no sequences');
+  const lengths = sequences.map((s) => s.length);
+  const longest = Math.max(...lengths);
+  if (longest < 2) throw new InputError('batch: every sequence is shorter than 2 tokens; nothing to predict');
+  const T = Math.ceil(longest / bucket) * bucket;
+  const B = sequences.length;
+  const ids = new BigInt64Array(B * T);
+  const mask = new Float32Array(B * T);
+  sequences.forEach((seq, b) => {
+    seq.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new InputError(`sequence ${b}, position ${t}: token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+      }
+      ids[b * T + t] = BigInt(id);
+      mask[b * T + t] = 1;
+    });
+  });
+  return { B, T, ids, mask, lengths };
+}
+
+export interface TrainStepResult {
+  loss: number;
+  /** Per-token log-probs [B][T-1] as computed in the step (row b, entry t predicts token t+1). */
+  logprobs: Float32Array;
+  grads: Map<string, Float32Array>;
+}
+
+export class ModelEngine {
+  constructor(
+    readonly cfg: LlamaConfig,
+    /** The parameter store: one Float32Array per HF-named tensor. Updated in place by the optimizer. */
+    readonly weights: Map<string, Float32Array>,
+    readonly runtime: Runtime,
+    /** Distinguishes sessions of different models sharing one Runtime. */
+    readonly id = 'model',
+  ) {}
+
+  private feeds(batch: PaddedBatch): Record<string, HostTensor> {
+    const feeds: Record<string, HostTensor> = {};
+    for (const [name, data] of this.weights) feeds[name] = { data, dims: this.shapeOf(name) };
+    feeds[INPUT_IDS] = { data: batch.ids, dims: [batch.B, batch.T] };
+    feeds[ATTENTION_MASK] = { data: batch.mask, dims: [batch.B, batch.T] };
+    return feeds;
+  }
+
+  private shapes?: Map<string, number[]>;
+  private shapeOf(name: string): number[] {
+    this.shapes ??= expectedParamShapes(this.cfg);
+    return this.shapes.get(name)!;
+  }
+
+  /** log p(token t | tokens < t) for every sequence; the first token of each gets null. */
+  async logprobs(sequences: number[][]): Promise<(number | null)[][]> {
+    const batch = padBatch(sequences, this.cfg.vocabSize);
+    const key = `${this.id}/logprobs/B${batch.B}/T${batch.T}`;
+    const session = await this.runtime.compile(key, () => buildLogprobsGraph(this.cfg, batch.B, batch.T).bytes);
+    const { logprobs } = await session.run(this.feeds(batch));
+    return batch.lengths.map((len, b) => {
+      const row: (number | null)[] = [null];
+      for (let t = 1; t < len; t++) row.push(logprobs.data[b * (batch.T - 1) + t - 1] as number);
+      return row;
+    });
+  }
+
+  /** Logits [B, T, V] of a padded batch (rows beyond each length are padding). */
+  async logits(sequences: number[][]): Promise<{ batch: PaddedBatch; logits: Float32Array }> {
+    const batch = padBatch(sequences, this.cfg.vocabSize);
+    const key = `${this.id}/logits/B${batch.B}/T${batch.T}`;
+    const session = await this.runtime.compile(key, () => buildLogitsGraph(this.cfg, batch.B, batch.T).bytes);
+    const { logits } = await session.run(this.feeds(batch));
+    return { batch, logits: logits.data as Float32Array };
+  }
+
+  /**
+   * Forward and backward of `loss` on a padded batch. `lossInputs` gives each extra input the loss declares
+   * (per-token inputs are [B, T-1] for the batch's bucketed T). `trainableKey` must change when `trainable` does.
+   */
+  async trainStep(
+    batch: PaddedBatch,
+    loss: LossSpec,
+    lossInputs: Record<string, HostTensor>,
+    trainable?: { key: string; select: (name: string) => boolean },
+  ): Promise<TrainStepResult> {
+    const key = `${this.id}/train/${loss.name}/${trainable?.key ?? 'all'}/B${batch.B}/T${batch.T}`;
+    const build = () => buildTrainGraph(this.cfg, batch.B, batch.T, loss, trainable?.select).bytes;
+    const session = await this.runtime.compile(key, build);
+    const feeds = this.feeds(batch);
+    for (const name of session.inputNames) {
+      if (feeds[name]) continue;
+      const value = lossInputs[name];
+      if (!value) throw new InputError(`loss ${loss.name}: missing input ${name}`);
+      feeds[name] = value;
+    }
+    const out = await session.run(feeds);
+    const grads = new Map<string, Float32Array>();
+    for (const [name, value] of Object.entries(out)) {
+      if (name.startsWith('grad.')) grads.set(name.slice(5), value.data as Float32Array);
+    }
+    return { loss: out.loss.data[0] as number, logprobs: out.logprobs.data as Float32Array, grads };
+  }
+}
