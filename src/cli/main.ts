@@ -1,0 +1,55 @@
+/**
+ * The `selfplay` command line: parses, calls library code, prints. Errors a user can cause (SelfplayError)
+ * print one line and exit 1; anything else is a bug and keeps its stack.
+ */
+import { Command, CommanderError } from 'commander';
+import { SelfplayError } from '../errors.ts';
+import { logprobsCommand } from './logprobs.ts';
+
+function program(): Command {
+  const cli = new Command('selfplay')
+    .description('Language Self-Play (arXiv 2509.07414) in TypeScript: a model improves itself by playing challenger and solver.')
+    .exitOverride()
+    .showHelpAfterError();
+  cli
+    .command('logprobs')
+    .description('Print the log-probability of each token given the ones before it (first token: null), as JSON.')
+    .requiredOption('--model <dir>', 'HF-format model folder (config.json + model.safetensors)')
+    .requiredOption('--input <file>', 'JSON file {"sequences": [[token ids...], ...]}')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .action(async (opts) => {
+      process.stdout.write(`${JSON.stringify(await logprobsCommand(opts))}\n`);
+    });
+  cli
+    .command('train')
+    .description('LSP self-play training on a model (default: the shipped models/default). Not available yet.')
+    .allowUnknownOption()
+    .action(() => {
+      throw new SelfplayError(
+        'train is not implemented yet: the LSP loop (issue 5) and the shipped default model (issue 4) are still open. ' +
+          'What works today: `selfplay logprobs` and the engine under src/ (see README).',
+      );
+    });
+  return cli;
+}
+
+function parsePositiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new SelfplayError(`${flag}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof SelfplayError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * AdamW (decoupled weight decay, bias correction) with global-norm gradient clipping, on the host parameter
+ * store. State (first and second moments) is kept per parameter and can be saved and restored.
+ * Matches torch.optim.AdamW preceded by torch.nn.utils.clip_grad_norm_ (which divides by norm + 1e-6).
+ */
+import { SelfplayError } from '../errors.ts';
+
+export interface AdamWOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Clip the global gradient norm to this value; 0 or Infinity disables clipping. */
+  maxGradNorm: number;
+  /** Which parameters get weight decay (default: all). */
+  decays?: (name: string) => boolean;
+}
+
+export const ADAMW_DEFAULTS: AdamWOptions = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
+
+export interface AdamWState {
+  step: number;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+}
+
+/** The global L2 norm of a set of gradients (accumulated in float64). */
+export function globalNorm(grads: Map<string, Float32Array>): number {
+  let sum = 0;
+  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  return Math.sqrt(sum);
+}
+
+export class AdamW {
+  readonly state: AdamWState = { step: 0, m: new Map(), v: new Map() };
+
+  constructor(readonly options: AdamWOptions) {}
+
+  /**
+   * One update of `params` in place from `grads` (same names). Returns the gradient norm before clipping.
+   * `lr` overrides the configured rate for this step (schedules).
+   */
+  step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr = this.options.lr): { gradNorm: number } {
+    const o = this.options;
+    const gradNorm = globalNorm(grads);
+    if (!Number.isFinite(gradNorm)) throw new SelfplayError(`AdamW: gradient norm is ${gradNorm}; refusing to update`);
+    const clip = o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm) ? Math.min(1, o.maxGradNorm / (gradNorm + 1e-6)) : 1;
+    const t = ++this.state.step;
+    const stepSize = lr / (1 - Math.pow(o.beta1, t));
+    const bc2Sqrt = Math.sqrt(1 - Math.pow(o.beta2, t));
+    for (const [name, g] of grads) {
+      const p = params.get(name);
+      if (!p || p.length !== g.length) throw new SelfplayError(`AdamW: gradient ${name} has no parameter of its size`);
+      const decay = o.weightDecay > 0 && (o.decays?.(name) ?? true) ? 1 - lr * o.weightDecay : 1;
+      const m = this.moment(this.state.m, name, p.length);
+      const v = this.moment(this.state.v, name, p.length);
+      for (let i = 0; i < p.length; i++) {
+        const gi = g[i] * clip;
+        m[i] = o.beta1 * m[i] + (1 - o.beta1) * gi;
+        v[i] = o.beta2 * v[i] + (1 - o.beta2) * gi * gi;
+        p[i] = p[i] * decay - (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + o.eps);
+      }
+    }
+    return { gradNorm };
+  }
+
+  private moment(store: Map<string, Float32Array>, name: string, n: number): Float32Array {
+    let a = store.get(name);
+    if (!a) store.set(name, (a = new Float32Array(n)));
+    return a;
+  }
+}
