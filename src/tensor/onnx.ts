@@ -107,6 +107,12 @@ class Emitter implements EmitContext {
     return name;
   }
 
+  float64(value: number): string {
+    const name = this.temp('f64');
+    this.initializers.push(tensorProto(name, [], Float64Array.of(value)));
+    return name;
+  }
+
   temp(prefix: string): string {
     return `${prefix}__t${this.counter++}`;
   }

@@ -20,6 +20,8 @@ export interface EmitContext {
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, AttrValue>, domain?: string): void;
   /** Name of an int64 initializer holding `values` (rank 1), deduplicated. */
   int64s(values: readonly number[]): string;
+  /** Name of a float64 scalar initializer (for float64 graphs). */
+  float64(value: number): string;
   /** A fresh name for an intermediate value of a multi-node emission. */
   temp(prefix: string): string;
 }

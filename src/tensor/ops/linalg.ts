@@ -1,11 +1,11 @@
 /**
- * Matrix multiply with optional transposes of either operand: C = op(A) @ op(B), op = identity or transpose of
- * the last two axes. Leading (batch) axes broadcast. Rank 2 emits Gemm; batched emits MatMul, or ORT's
+ * Matrix multiply with optional transposes of either operand and a scale: C = alpha * op(A) @ op(B), op =
+ * identity or transpose of the last two axes (alpha folds e.g. attention's 1/sqrt(D) into the GEMM for free). Leading (batch) axes broadcast. Rank 2 emits Gemm; batched emits MatMul, or ORT's
  * com.microsoft FusedMatMul when a transpose is asked for (no separate Transpose copy).
  */
 import { ShapeError } from '../../errors.ts';
 import { broadcastShapes, fmt, Tensor } from '../graph.ts';
-import { defineOp } from '../op.ts';
+import { defineOp, type EmitContext } from '../op.ts';
 import { add, floatInputs } from './elementwise.ts';
 import { sumTo } from './reduce.ts';
 import { reshape } from './shape.ts';
@@ -13,6 +13,7 @@ import { reshape } from './shape.ts';
 export interface MatmulAttrs {
   transA: boolean;
   transB: boolean;
+  alpha: number;
 }
 
 export const MatmulOp = defineOp<MatmulAttrs>({
@@ -29,39 +30,54 @@ export const MatmulOp = defineOp<MatmulAttrs>({
     const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
     return [{ shape: [...batch, m, n], dtype }];
   },
-  emit: (ctx, [a, b], [c], { transA, transB }, [ta, tb]) => {
+  emit: (ctx, [a, b], [c], { transA, transB, alpha }, [ta, tb]) => {
+    const flags = { transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha: { float: alpha } };
     if (ta.rank === 2 && tb.rank === 2) {
-      ctx.node('Gemm', [a, b], [c], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 });
-    } else if (!transA && !transB) {
+      ctx.node('Gemm', [a, b], [c], flags);
+    } else if (!transA && !transB && alpha === 1) {
       ctx.node('MatMul', [a, b], [c]);
     } else if (ta.dtype === 'float64') {
-      // ORT's FusedMatMul is float32-only: transpose explicitly for the float64 test graphs
-      const at = transA ? ctx.temp('aT') : a;
-      const bt = transB ? ctx.temp('bT') : b;
-      if (transA) ctx.node('Transpose', [a], [at], { perm: lastTwoSwapped(ta.rank) });
-      if (transB) ctx.node('Transpose', [b], [bt], { perm: lastTwoSwapped(tb.rank) });
-      ctx.node('MatMul', [at, bt], [c]);
+      emitFloat64Batched(ctx, a, b, c, { transA, transB, alpha }, ta.rank, tb.rank);
     } else {
-      const attrs = { transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha: { float: 1 } };
-      ctx.node('FusedMatMul', [a, b], [c], attrs, 'com.microsoft');
+      ctx.node('FusedMatMul', [a, b], [c], flags, 'com.microsoft');
     }
   },
-  grad: ([a, b], _outs, [dc], { transA, transB }) => {
+  grad: ([a, b], _outs, [dc], { transA, transB, alpha }) => {
     if (!dc) return [null, null];
-    // With A' = op(A), B' = op(B): dA' = dC B'^T and dB' = A'^T dC; transposing back where op transposed.
+    // With A' = op(A), B' = op(B): dA' = alpha dC B'^T and dB' = alpha A'^T dC; transposed back where op transposed.
     const da = a.requiresGrad
       ? transA
-        ? matmul(b, dc, { transA: transB, transB: true })
-        : matmul(dc, b, { transB: !transB })
+        ? matmul(b, dc, { transA: transB, transB: true, alpha })
+        : matmul(dc, b, { transB: !transB, alpha })
       : null;
     const db = b.requiresGrad
       ? transB
-        ? matmul(dc, a, { transA: true, transB: transA })
-        : matmul(a, dc, { transA: !transA })
+        ? matmul(dc, a, { transA: true, transB: transA, alpha })
+        : matmul(a, dc, { transA: !transA, alpha })
       : null;
     return [da ? sumTo(da, a.shape) : null, db ? sumTo(db, b.shape) : null];
   },
 });
+
+/** ORT's FusedMatMul is float32-only: the float64 test graphs transpose and scale explicitly. */
+function emitFloat64Batched(
+  ctx: EmitContext,
+  a: string,
+  b: string,
+  c: string,
+  { transA, transB, alpha }: MatmulAttrs,
+  rankA: number,
+  rankB: number,
+): void {
+  const at = transA ? ctx.temp('aT') : a;
+  const bt = transB ? ctx.temp('bT') : b;
+  if (transA) ctx.node('Transpose', [a], [at], { perm: lastTwoSwapped(rankA) });
+  if (transB) ctx.node('Transpose', [b], [bt], { perm: lastTwoSwapped(rankB) });
+  if (alpha === 1) return ctx.node('MatMul', [at, bt], [c]);
+  const product = ctx.temp('product');
+  ctx.node('MatMul', [at, bt], [product]);
+  ctx.node('Mul', [product, ctx.float64(alpha)], [c]);
+}
 
 function lastTwoSwapped(rank: number): number[] {
   const perm = [...Array(rank).keys()];
@@ -70,7 +86,8 @@ function lastTwoSwapped(rank: number): number[] {
 }
 
 export function matmul(a: Tensor, b: Tensor, opts: Partial<MatmulAttrs> = {}): Tensor {
-  return a.graph.apply(MatmulOp, [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false })[0];
+  const attrs = { transA: opts.transA ?? false, transB: opts.transB ?? false, alpha: opts.alpha ?? 1 };
+  return a.graph.apply(MatmulOp, [a, b], attrs)[0];
 }
 
 /**

@@ -87,7 +87,7 @@ export function groupedAttention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor):
   }
   const R = H / K;
   const qStacked = reshape(q, [B, K, R * T, D]);
-  const scores = mul(matmul(qStacked, k, { transB: true }), 1 / Math.sqrt(D)); // [B, K, R*T, T]
+  const scores = matmul(qStacked, k, { transB: true, alpha: 1 / Math.sqrt(D) }); // [B, K, R*T, T]
   const probs = softmax(add(scores, bias));
   const out = matmul(probs, v); // [B, K, R*T, D]
   return reshape(out, [B, H, T, D]);
