@@ -57,9 +57,15 @@ export class ModelEngine {
     readonly id = 'model',
   ) {}
 
-  private feeds(batch: PaddedBatch): Record<string, HostTensor> {
+  /** Feeds for every parameter (the arrays themselves: the sampler always sees the current weights). */
+  paramFeeds(): Record<string, HostTensor> {
     const feeds: Record<string, HostTensor> = {};
     for (const [name, data] of this.weights) feeds[name] = { data, dims: this.shapeOf(name) };
+    return feeds;
+  }
+
+  private feeds(batch: PaddedBatch): Record<string, HostTensor> {
+    const feeds = this.paramFeeds();
     feeds[INPUT_IDS] = { data: batch.ids, dims: [batch.B, batch.T] };
     feeds[ATTENTION_MASK] = { data: batch.mask, dims: [batch.B, batch.T] };
     return feeds;

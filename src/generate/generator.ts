@@ -1,0 +1,218 @@
+/**
+ * Batched generation with a fixed-capacity key/value cache held on the host.
+ *
+ * 1. A prefix shared by every prompt (the challenger's Box 1 text, the judge's Box 3 text) is prefilled once for
+ *    one row, and its keys/values are copied into every row's cache.
+ * 2. Each row's remaining prompt tokens are prefilled together (right-padded).
+ * 3. Decode: one token per row per step until EOS, a stop condition or the token budget.
+ * Each step runs the extend graph, which returns only the new keys/values; the host writes them into the cache.
+ */
+import { InputError } from '../errors.ts';
+import type { ModelEngine } from '../model/engine.ts';
+import type { HostTensor } from '../runtime/runtime.ts';
+import { MASKED, ropeTables } from '../tensor/index.ts';
+import { Rng } from '../util/rng.ts';
+import { buildExtendGraph, cacheName, newKvName } from './graphs.ts';
+import { checkSamplingParams, sampleToken, type SamplingParams } from './sampler.ts';
+
+export interface GenerateOptions extends SamplingParams {
+  maxNewTokens: number;
+  seed: number;
+  /** Token ids that end a row (included in its output). */
+  eosIds: readonly number[];
+  /** Called with a row's generated ids after each token; true ends the row (e.g. a stop string). */
+  shouldStop?: (generated: readonly number[]) => boolean;
+  /** Prefill the longest common prompt prefix once (default true). */
+  reusePrefix?: boolean;
+}
+
+export interface Generation {
+  tokens: number[];
+  /** log p(token) under the model (temperature 1), one per generated token. */
+  logprobs: number[];
+  finishReason: 'eos' | 'stop' | 'length';
+}
+
+const N_BUCKET = 16;
+const S_BUCKET = 64;
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** Host key/value cache: per layer, K and V buffers [B, K, S, D]; row b holds `length[b]` filled slots. */
+class KvCache {
+  readonly k: Float32Array[] = [];
+  readonly v: Float32Array[] = [];
+  readonly length: number[];
+
+  constructor(readonly layers: number, readonly B: number, readonly K: number, readonly S: number, readonly D: number) {
+    for (let l = 0; l < layers; l++) {
+      this.k.push(new Float32Array(B * K * S * D));
+      this.v.push(new Float32Array(B * K * S * D));
+    }
+    this.length = new Array(B).fill(0);
+  }
+
+  /** Writes rows of new keys/values [Bn, K, N, D] (row r of them -> cache row `rows[r]`), `counts[r]` tokens each. */
+  append(layer: number, newK: Float32Array, newV: Float32Array, N: number, rows: number[], counts: number[]): void {
+    const { K, S, D } = this;
+    rows.forEach((b, r) => {
+      for (let h = 0; h < K; h++) {
+        const dst = ((b * K + h) * S + this.length[b]) * D;
+        const src = ((r * K + h) * N) * D;
+        this.k[layer].set(newK.subarray(src, src + counts[r] * D), dst);
+        this.v[layer].set(newV.subarray(src, src + counts[r] * D), dst);
+      }
+    });
+  }
+
+  advance(rows: number[], counts: number[]): void {
+    rows.forEach((b, r) => (this.length[b] += counts[r]));
+  }
+
+  feeds(): Record<string, HostTensor> {
+    const f: Record<string, HostTensor> = {};
+    const dims = [this.B, this.K, this.S, this.D];
+    for (let l = 0; l < this.layers; l++) {
+      f[cacheName(l, 'k')] = { data: this.k[l], dims };
+      f[cacheName(l, 'v')] = { data: this.v[l], dims };
+    }
+    return f;
+  }
+}
+
+export class Generator {
+  constructor(readonly engine: ModelEngine) {}
+
+  /** Generates a continuation of every prompt. */
+  async generate(prompts: number[][], opts: GenerateOptions): Promise<Generation[]> {
+    checkSamplingParams(opts);
+    if (prompts.length === 0) return [];
+    if (prompts.some((p) => p.length === 0)) throw new InputError('generate: every prompt needs at least one token');
+    const cfg = this.engine.cfg;
+    const B = prompts.length;
+    const longest = Math.max(...prompts.map((p) => p.length));
+    const S = roundUp(longest + opts.maxNewTokens, S_BUCKET);
+    const cache = new KvCache(cfg.numLayers, B, cfg.numKvHeads, S, cfg.headDim);
+    const rope = ropeTables([...Array(S).keys()], cfg.headDim, cfg.ropeTheta);
+    const prefix = opts.reusePrefix === false ? 0 : sharedPrefixLength(prompts);
+    if (prefix > 0) await this.prefillShared(prompts[0].slice(0, prefix), cache, rope);
+    const rows = [...Array(B).keys()];
+    let logprobs = await this.extend(cache, rope, rows, prompts.map((p) => p.slice(prefix)));
+    const rng = new Rng(opts.seed);
+    const out: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
+    const live = new Set(rows);
+    for (let step = 0; step < opts.maxNewTokens && live.size > 0; step++) {
+      const next = new Array<number>(B).fill(0);
+      for (const b of live) {
+        const token = sampleToken(logprobs, b * cfg.vocabSize, cfg.vocabSize, opts, rng);
+        next[b] = token;
+        out[b].tokens.push(token);
+        out[b].logprobs.push(logprobs[b * cfg.vocabSize + token]);
+        const reason = opts.eosIds.includes(token) ? 'eos' : opts.shouldStop?.(out[b].tokens) ? 'stop' : null;
+        if (reason) {
+          out[b].finishReason = reason;
+          live.delete(b);
+        }
+      }
+      if (live.size === 0 || step === opts.maxNewTokens - 1) break;
+      logprobs = await this.extend(cache, rope, rows, next.map((t) => [t]));
+    }
+    return out;
+  }
+
+  /** Prefills `prefix` once (a one-row cache) and copies its keys/values into every row of `cache`. */
+  private async prefillShared(prefix: number[], cache: KvCache, rope: Rope): Promise<void> {
+    const cfg = this.engine.cfg;
+    const one = new KvCache(cfg.numLayers, 1, cache.K, roundUp(prefix.length, S_BUCKET), cache.D);
+    await this.extend(one, rope, [0], [prefix]);
+    const { K, D } = cache;
+    for (let l = 0; l < cfg.numLayers; l++) {
+      for (let b = 0; b < cache.B; b++) {
+        for (let h = 0; h < K; h++) {
+          const src = (h * one.S) * D;
+          const dst = ((b * K + h) * cache.S) * D;
+          cache.k[l].set(one.k[l].subarray(src, src + prefix.length * D), dst);
+          cache.v[l].set(one.v[l].subarray(src, src + prefix.length * D), dst);
+        }
+      }
+    }
+    cache.length.fill(prefix.length);
+  }
+
+  /**
+   * Runs the extend graph for `tokens[r]` appended to cache row r (all rows of the cache, in order), writes the
+   * new keys/values into the cache, and returns the next-token log-probs [B, V] after each row's last token.
+   */
+  private async extend(cache: KvCache, rope: Rope, rows: number[], tokens: number[][]): Promise<Float32Array> {
+    const cfg = this.engine.cfg;
+    const { B, S, D } = cache;
+    const counts = tokens.map((t) => t.length);
+    const N = counts.every((c) => c === 1) ? 1 : roundUp(Math.max(...counts), N_BUCKET);
+    const R = cfg.numHeads / cfg.numKvHeads;
+    const feeds: Record<string, HostTensor> = { ...this.engine.paramFeeds(), ...cache.feeds() };
+    feeds.input_ids = { data: BigInt64Array.from(tokens.flatMap((t) => padTo(t, N).map(BigInt))), dims: [B, N] };
+    const { cos, sin } = rowRope(rope, cache.length, N, D);
+    feeds.rope_cos = { data: cos, dims: [B, N, D] };
+    feeds.rope_sin = { data: sin, dims: [B, N, D] };
+    feeds.cache_bias = { data: cacheBias(cache.length, S), dims: [B, 1, 1, S] };
+    feeds.new_bias = { data: newTokenBias(counts, N, R), dims: [B, 1, R * N, N] };
+    feeds.last_index = { data: BigInt64Array.from(counts.map((c) => BigInt(c - 1))), dims: [B] };
+    const key = `${this.engine.id}/extend/B${B}/N${N}/S${S}`;
+    const session = await this.engine.runtime.compile(key, () => buildExtendGraph(cfg, B, N, S));
+    const out = await session.run(feeds);
+    for (let l = 0; l < cfg.numLayers; l++) {
+      cache.append(l, out[newKvName(l, 'k')].data as Float32Array, out[newKvName(l, 'v')].data as Float32Array, N, rows, counts);
+    }
+    cache.advance(rows, counts);
+    return out.logprobs.data as Float32Array;
+  }
+}
+
+type Rope = { cos: Float64Array; sin: Float64Array };
+
+function padTo(t: number[], N: number): number[] {
+  return t.length === N ? t : [...t, ...new Array(N - t.length).fill(0)];
+}
+
+/** Rotary tables [B, N, D] for row b's new tokens at positions length[b] .. length[b] + N - 1. */
+function rowRope(rope: Rope, lengths: number[], N: number, D: number) {
+  const cos = new Float32Array(lengths.length * N * D);
+  const sin = new Float32Array(lengths.length * N * D);
+  const maxPos = rope.cos.length / D - 1;
+  lengths.forEach((len, b) => {
+    for (let j = 0; j < N; j++) {
+      const pos = Math.min(len + j, maxPos); // padded tail positions are masked anyway
+      cos.set(rope.cos.subarray(pos * D, pos * D + D), (b * N + j) * D);
+      sin.set(rope.sin.subarray(pos * D, pos * D + D), (b * N + j) * D);
+    }
+  });
+  return { cos, sin };
+}
+
+/** [B, 1, 1, S]: 0 for each row's filled slots, MASKED for the rest. */
+function cacheBias(lengths: number[], S: number): Float32Array {
+  const bias = new Float32Array(lengths.length * S).fill(MASKED);
+  lengths.forEach((len, b) => bias.fill(0, b * S, b * S + len));
+  return bias;
+}
+
+/** [B, 1, R*N, N]: new token i of row b may see new tokens j <= i that are real (j < counts[b]). */
+function newTokenBias(counts: number[], N: number, R: number): Float32Array {
+  const bias = new Float32Array(counts.length * R * N * N).fill(MASKED);
+  counts.forEach((count, b) => {
+    for (let r = 0; r < R; r++) {
+      for (let i = 0; i < N; i++) {
+        const row = ((b * R + r) * N + i) * N;
+        for (let j = 0; j <= i && j < count; j++) bias[row + j] = 0; // padded query rows (i >= count) stay finite
+      }
+    }
+  });
+  return bias;
+}
+
+/** Longest common prefix of all prompts, leaving at least one token of each to prefill with its row. */
+export function sharedPrefixLength(prompts: number[][]): number {
+  const minLen = Math.min(...prompts.map((p) => p.length));
+  let n = 0;
+  while (n < minLen - 1 && prompts.every((p) => p[n] === prompts[0][n])) n++;
+  return prompts.length > 1 ? n : 0;
+}
