@@ -5,6 +5,7 @@
 import { InputError } from '../errors.ts';
 import type { HostTensor, Runtime } from '../runtime/runtime.ts';
 import { expectedParamShapes, type LlamaConfig } from './config.ts';
+import { type LoraConfig, loraShapes } from './lora.ts';
 import { ATTENTION_MASK, buildLogitsGraph, buildLogprobsGraph, buildTrainGraph, INPUT_IDS, type LossSpec } from './graphs.ts';
 
 /** Sequence-length buckets are multiples of this, so nearby lengths share one compiled graph. */
@@ -55,7 +56,14 @@ export class ModelEngine {
     readonly runtime: Runtime,
     /** Distinguishes sessions of different models sharing one Runtime. */
     readonly id = 'model',
+    /** With LoRA, `weights` also holds the adapters, and only they train. */
+    readonly lora?: LoraConfig,
   ) {}
+
+  /** Cache-key part that separates graphs with and without adapters. */
+  get graphTag(): string {
+    return this.lora ? `${this.id}+lora${this.lora.rank}:${this.lora.targets.join(',')}` : this.id;
+  }
 
   /** Feeds for every parameter (the arrays themselves: the sampler always sees the current weights). */
   paramFeeds(): Record<string, HostTensor> {
@@ -73,15 +81,15 @@ export class ModelEngine {
 
   private shapes?: Map<string, number[]>;
   private shapeOf(name: string): number[] {
-    this.shapes ??= expectedParamShapes(this.cfg);
+    this.shapes ??= new Map([...expectedParamShapes(this.cfg), ...(this.lora ? loraShapes(this.cfg, this.lora) : [])]);
     return this.shapes.get(name)!;
   }
 
   /** log p(token t | tokens < t) for every sequence; the first token of each gets null. */
   async logprobs(sequences: number[][]): Promise<(number | null)[][]> {
     const batch = padBatch(sequences, this.cfg.vocabSize);
-    const key = `${this.id}/logprobs/B${batch.B}/T${batch.T}`;
-    const session = await this.runtime.compile(key, () => buildLogprobsGraph(this.cfg, batch.B, batch.T).bytes);
+    const key = `${this.graphTag}/logprobs/B${batch.B}/T${batch.T}`;
+    const session = await this.runtime.compile(key, () => buildLogprobsGraph(this.cfg, batch.B, batch.T, this.lora).bytes);
     const { logprobs } = await session.run(this.feeds(batch));
     return batch.lengths.map((len, b) => {
       const row: (number | null)[] = [null];
@@ -93,15 +101,16 @@ export class ModelEngine {
   /** Logits [B, T, V] of a padded batch (rows beyond each length are padding). */
   async logits(sequences: number[][]): Promise<{ batch: PaddedBatch; logits: Float32Array }> {
     const batch = padBatch(sequences, this.cfg.vocabSize);
-    const key = `${this.id}/logits/B${batch.B}/T${batch.T}`;
-    const session = await this.runtime.compile(key, () => buildLogitsGraph(this.cfg, batch.B, batch.T).bytes);
+    const key = `${this.graphTag}/logits/B${batch.B}/T${batch.T}`;
+    const session = await this.runtime.compile(key, () => buildLogitsGraph(this.cfg, batch.B, batch.T, this.lora).bytes);
     const { logits } = await session.run(this.feeds(batch));
     return { batch, logits: logits.data as Float32Array };
   }
 
   /**
    * Forward and backward of `loss` on a padded batch. `lossInputs` gives each extra input the loss declares
-   * (per-token inputs are [B, T-1] for the batch's bucketed T). `trainableKey` must change when `trainable` does.
+   * (per-token inputs are [B, T-1] for the batch's bucketed T). Full fine-tuning trains every parameter unless
+   * `trainable` narrows it (its `key` must change when its selection does); with LoRA only the adapters train.
    */
   async trainStep(
     batch: PaddedBatch,
@@ -109,8 +118,9 @@ export class ModelEngine {
     lossInputs: Record<string, HostTensor>,
     trainable?: { key: string; select: (name: string) => boolean },
   ): Promise<TrainStepResult> {
-    const key = `${this.id}/train/${loss.name}/${trainable?.key ?? 'all'}/B${batch.B}/T${batch.T}`;
-    const build = () => buildTrainGraph(this.cfg, batch.B, batch.T, loss, trainable?.select).bytes;
+    const key = `${this.graphTag}/train/${loss.name}/${trainable?.key ?? 'all'}/B${batch.B}/T${batch.T}`;
+    const select = trainable?.select ?? (() => true);
+    const build = () => buildTrainGraph(this.cfg, batch.B, batch.T, loss, { trainable: select, lora: this.lora }).bytes;
     const session = await this.runtime.compile(key, build);
     const feeds = this.feeds(batch);
     for (const name of session.inputNames) {

@@ -7,7 +7,8 @@
 import { ShapeError } from '../errors.ts';
 import { Graph, grad, mul, neg, reduceSum, slice, type Tensor, tokenLogprobs, toOnnx } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
-import { declareParams, llamaHidden, lmHead, type Params } from './llama.ts';
+import { type DeclareOptions, declareParams, llamaHidden, lmHead, type Params } from './llama.ts';
+import type { LoraConfig } from './lora.ts';
 
 /** Names of the non-parameter inputs every model graph takes. */
 export const INPUT_IDS = 'input_ids'; // int64 [B, T]
@@ -34,17 +35,17 @@ function nextTokenLogprobs(g: Graph, cfg: LlamaConfig, params: Params, B: number
 }
 
 /** Graph: parameters + ids + mask -> `logprobs` [B, T-1]. */
-export function buildLogprobsGraph(cfg: LlamaConfig, B: number, T: number): BuiltGraph {
+export function buildLogprobsGraph(cfg: LlamaConfig, B: number, T: number, lora?: LoraConfig): BuiltGraph {
   const g = new Graph(`logprobs_B${B}_T${T}`);
-  const params = declareParams(g, cfg);
+  const { params } = declareParams(g, cfg, { lora });
   const logprobs = nextTokenLogprobs(g, cfg, params, B, T);
   return { bytes: toOnnx(g, { logprobs }), extraInputs: new Map() };
 }
 
 /** Graph: parameters + ids + mask -> `logits` [B, T, V]. */
-export function buildLogitsGraph(cfg: LlamaConfig, B: number, T: number): BuiltGraph {
+export function buildLogitsGraph(cfg: LlamaConfig, B: number, T: number, lora?: LoraConfig): BuiltGraph {
   const g = new Graph(`logits_B${B}_T${T}`);
-  const params = declareParams(g, cfg);
+  const { params } = declareParams(g, cfg, { lora });
   const logits = lmHead(cfg, params, llamaHidden(g, cfg, params, modelInputs(g, B, T)));
   return { bytes: toOnnx(g, { logits }), extraInputs: new Map() };
 }
@@ -81,10 +82,10 @@ export function buildTrainGraph(
   B: number,
   T: number,
   loss: LossSpec,
-  trainable: (name: string) => boolean = () => true,
+  opts: DeclareOptions = { trainable: () => true },
 ): BuiltGraph & { trained: string[] } {
   const g = new Graph(`train_${loss.name}_B${B}_T${T}`);
-  const params = declareParams(g, cfg, trainable);
+  const { params, trained: trainedInputs } = declareParams(g, cfg, opts);
   const logprobs_B_T1 = nextTokenLogprobs(g, cfg, params, B, T);
   const extraInputs = new Map<string, readonly number[]>();
   const input = (name: string, shape: readonly number[]) => {
@@ -92,8 +93,8 @@ export function buildTrainGraph(
     return g.input(name, shape);
   };
   const lossValue = loss.build({ graph: g, logprobs_B_T1, input });
-  const trained = [...params.keys()].filter(trainable);
-  const grads = grad(lossValue, trained.map((n) => params.get(n)!));
+  const trained = [...trainedInputs.keys()];
+  const grads = grad(lossValue, [...trainedInputs.values()]);
   const outputs: Record<string, Tensor> = { loss: lossValue, logprobs: logprobs_B_T1 };
   trained.forEach((n, i) => (outputs[`grad.${n}`] = grads[i]));
   return { bytes: toOnnx(g, outputs), extraInputs, trained };

@@ -11,6 +11,7 @@ import {
   type Graph,
   groupedAttention,
   linear,
+  matmul,
   paddingBias,
   reshape,
   rmsNorm,
@@ -21,14 +22,40 @@ import {
   transpose,
 } from '../tensor/index.ts';
 import { expectedParamShapes, type LlamaConfig } from './config.ts';
+import { adapterNames, type LoraConfig, loraScale, loraTargetWeights } from './lora.ts';
 
+/** The model's weights as graph values, by HF name (with LoRA, a target's entry is its merged weight). */
 export type Params = Map<string, Tensor>;
 
-/** Declares every parameter as a graph input; `trainable` decides which ones get gradients. */
-export function declareParams(g: Graph, cfg: LlamaConfig, trainable: (name: string) => boolean = () => false): Params {
+export interface DeclareOptions {
+  /** Which base parameters get gradients (ignored with LoRA: then only adapters train). Default: none. */
+  trainable?: (name: string) => boolean;
+  lora?: LoraConfig;
+}
+
+/**
+ * Declares every parameter (and LoRA adapter) as a graph input. Returns the values the model uses and the
+ * inputs that get gradients, by name.
+ */
+export function declareParams(g: Graph, cfg: LlamaConfig, opts: DeclareOptions = {}): { params: Params; trained: Params } {
   const params: Params = new Map();
-  for (const [name, shape] of expectedParamShapes(cfg)) params.set(name, g.input(name, shape, g.float, trainable(name)));
-  return params;
+  const trained: Params = new Map();
+  const selectBase = opts.lora ? () => false : (opts.trainable ?? (() => false));
+  for (const [name, shape] of expectedParamShapes(cfg)) {
+    const t = g.input(name, shape, g.float, selectBase(name));
+    params.set(name, t);
+    if (t.requiresGrad) trained.set(name, t);
+  }
+  if (!opts.lora) return { params, trained };
+  const scale = loraScale(opts.lora);
+  for (const name of loraTargetWeights(cfg, opts.lora).keys()) {
+    const names = adapterNames(name);
+    const a = g.input(names.a, [opts.lora.rank, params.get(name)!.shape[1]], g.float, true);
+    const b = g.input(names.b, [params.get(name)!.shape[0], opts.lora.rank], g.float, true);
+    trained.set(names.a, a).set(names.b, b);
+    params.set(name, add(params.get(name)!, matmul(b, a, { alpha: scale }))); // W + (alpha / r) B A
+  }
+  return { params, trained };
 }
 
 function param(params: Params, name: string): Tensor {
