@@ -156,8 +156,8 @@ export class Generator {
     feeds.cache_bias = { data: cacheBias(cache.length, S), dims: [B, 1, 1, S] };
     feeds.new_bias = { data: newTokenBias(counts, N, R), dims: [B, 1, R * N, N] };
     feeds.last_index = { data: BigInt64Array.from(counts.map((c) => BigInt(c - 1))), dims: [B] };
-    const key = `${this.engine.id}/extend/B${B}/N${N}/S${S}`;
-    const session = await this.engine.runtime.compile(key, () => buildExtendGraph(cfg, B, N, S));
+    const key = `${this.engine.graphTag}/extend/B${B}/N${N}/S${S}`;
+    const session = await this.engine.runtime.compile(key, () => buildExtendGraph(cfg, B, N, S, this.engine.lora));
     const out = await session.run(feeds);
     for (let l = 0; l < cfg.numLayers; l++) {
       cache.append(l, out[newKvName(l, 'k')].data as Float32Array, out[newKvName(l, 'v')].data as Float32Array, N, rows, counts);

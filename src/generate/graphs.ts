@@ -10,6 +10,7 @@
  */
 import { type LlamaConfig } from '../model/config.ts';
 import { declareParams, lmHead, type Params } from '../model/llama.ts';
+import type { LoraConfig } from '../model/lora.ts';
 import {
   add,
   concat,
@@ -85,9 +86,9 @@ function cachedAttention(
  * Builds the extend graph for B rows, N new tokens, S cache slots. Outputs `logprobs` [B, V] (log-softmax of the
  * next-token logits after token `last` of each row) and `new.<layer>.k|v` [B, K, N, D].
  */
-export function buildExtendGraph(cfg: LlamaConfig, B: number, N: number, S: number): Uint8Array {
+export function buildExtendGraph(cfg: LlamaConfig, B: number, N: number, S: number, lora?: LoraConfig): Uint8Array {
   const g = new Graph(`extend_B${B}_N${N}_S${S}`);
-  const params = declareParams(g, cfg);
+  const { params } = declareParams(g, cfg, { lora });
   const { numHeads: H, numKvHeads: K, headDim: D } = cfg;
   const inputs: ExtendInputs = {
     ids_B_N: g.input('input_ids', [B, N], 'int64'),

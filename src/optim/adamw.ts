@@ -55,12 +55,7 @@ export class AdamW {
       const decay = o.weightDecay > 0 && (o.decays?.(name) ?? true) ? 1 - lr * o.weightDecay : 1;
       const m = this.moment(this.state.m, name, p.length);
       const v = this.moment(this.state.v, name, p.length);
-      for (let i = 0; i < p.length; i++) {
-        const gi = g[i] * clip;
-        m[i] = o.beta1 * m[i] + (1 - o.beta1) * gi;
-        v[i] = o.beta2 * v[i] + (1 - o.beta2) * gi * gi;
-        p[i] = p[i] * decay - (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + o.eps);
-      }
+      updateTensor(p, g, m, v, { clip, decay, stepSize, bc2Sqrt, beta1: o.beta1, beta2: o.beta2, eps: o.eps });
     }
     return { gradNorm };
   }
@@ -69,5 +64,31 @@ export class AdamW {
     let a = store.get(name);
     if (!a) store.set(name, (a = new Float32Array(n)));
     return a;
+  }
+}
+
+interface UpdateScalars {
+  clip: number;
+  decay: number;
+  stepSize: number;
+  bc2Sqrt: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+/** The per-element AdamW update of one tensor; scalars hoisted into locals so the loop stays tight. */
+function updateTensor(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: UpdateScalars): void {
+  const { clip, decay, stepSize, beta1, beta2, eps } = s;
+  const oneMinusB1 = 1 - beta1;
+  const oneMinusB2 = 1 - beta2;
+  const invBc2Sqrt = 1 / s.bc2Sqrt;
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i] * clip;
+    const mi = beta1 * m[i] + oneMinusB1 * gi;
+    const vi = beta2 * v[i] + oneMinusB2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
   }
 }
