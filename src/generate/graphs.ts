@@ -3,31 +3,20 @@
  * cache of S slots. Prefill is extend with an empty (fully masked) cache; decode is extend with Tn = 1.
  *
  * The graph reads the cache but never copies or grows it: it returns only the new tokens' keys and values
- * ([B, K, Tn, D] per layer), which the host writes into its cache buffers. Attention scores against the cache and
- * against the new tokens are computed separately and joined by one softmax.
+ * ([B, K, Tn, D] per layer), which the host writes into its cache buffers (see contextAttention).
  *
  * Dimension letters: B batch, N new tokens (Tn), S cache slots, C width, V vocab, H/K heads, R = H/K, D head width.
  */
 import { type LlamaConfig } from '../model/config.ts';
-import { declareParams, lmHead, type Params } from '../model/llama.ts';
+import { type AttendFn, declareParams, decoderStack, embed, lmHead } from '../model/llama.ts';
 import type { LoraConfig } from '../model/lora.ts';
 import {
-  add,
-  concat,
-  embedding,
+  contextAttention,
   expand,
   gatherLast,
   Graph,
-  linear,
   logSoftmax,
-  matmul,
-  mul,
-  neg,
   reshape,
-  rmsNorm,
-  slice,
-  softmax,
-  swiglu,
   type Tensor,
   toOnnx,
   transpose,
@@ -43,43 +32,6 @@ interface ExtendInputs {
   cacheBias_B_1_1_S: Tensor; // 0 for filled slots, MASKED for empty ones
   newBias_B_1_RN_N: Tensor; // causal + padding among the new tokens, tiled over the R stacked query heads
   last_B: Tensor; // int64: index of the new token whose next-token distribution is wanted
-}
-
-/** Rotary embedding with per-row tables: x [B, n, N, D], cos/sin [B, N, D]. */
-function ropeRows(x: Tensor, cos_B_N_D: Tensor, sin_B_N_D: Tensor): Tensor {
-  const [B, , N, D] = x.shape;
-  const cos = reshape(cos_B_N_D, [B, 1, N, D]);
-  const sin = reshape(sin_B_N_D, [B, 1, N, D]);
-  const rotated = concat([neg(slice(x, -1, D / 2, D)), slice(x, -1, 0, D / 2)], -1);
-  return add(mul(x, cos), mul(rotated, sin));
-}
-
-function cachedAttention(
-  cfg: LlamaConfig,
-  params: Params,
-  layer: number,
-  h_B_N_C: Tensor,
-  inputs: ExtendInputs,
-  cache: { k: Tensor; v: Tensor },
-): { out: Tensor; k: Tensor; v: Tensor } {
-  const [B, N] = h_B_N_C.shape;
-  const { numHeads: H, numKvHeads: K, headDim: D } = cfg;
-  const R = H / K;
-  const prefix = `model.layers.${layer}.self_attn`;
-  const proj = (n: string) => linear(h_B_N_C, params.get(`${prefix}.${n}.weight`)!, params.get(`${prefix}.${n}.bias`));
-  const heads = (x: Tensor, n: number) => transpose(reshape(x, [B, N, n, D]), [0, 2, 1, 3]); // [B, n, N, D]
-  const q = ropeRows(heads(proj('q_proj'), H), inputs.cos_B_N_D, inputs.sin_B_N_D);
-  const k = ropeRows(heads(proj('k_proj'), K), inputs.cos_B_N_D, inputs.sin_B_N_D);
-  const v = heads(proj('v_proj'), K);
-  const q_B_K_RN_D = reshape(q, [B, K, R * N, D]);
-  const alpha = 1 / Math.sqrt(D);
-  const scoresCache = add(matmul(q_B_K_RN_D, cache.k, { transB: true, alpha }), inputs.cacheBias_B_1_1_S);
-  const scoresNew = add(matmul(q_B_K_RN_D, k, { transB: true, alpha }), inputs.newBias_B_1_RN_N);
-  const S = cache.k.shape[2];
-  const probs = softmax(concat([scoresCache, scoresNew], -1)); // [B, K, R*N, S+N]
-  const mixed = add(matmul(slice(probs, -1, 0, S), cache.v), matmul(slice(probs, -1, S, S + N), v));
-  const o = reshape(transpose(reshape(mixed, [B, H, N, D]), [0, 2, 1, 3]), [B, N, H * D]);
-  return { out: linear(o, params.get(`${prefix}.o_proj.weight`)!, params.get(`${prefix}.o_proj.bias`)), k, v };
 }
 
 /**
@@ -99,21 +51,21 @@ export function buildExtendGraph(cfg: LlamaConfig, B: number, N: number, S: numb
     last_B: g.input('last_index', [B], 'int64'),
   };
   const outputs: Record<string, Tensor> = {};
-  let x = embedding(params.get('model.embed_tokens.weight')!, inputs.ids_B_N);
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const p = (n: string) => params.get(`model.layers.${i}.${n}`)!;
-    const cache = { k: g.input(cacheName(i, 'k'), [B, K, S, D]), v: g.input(cacheName(i, 'v'), [B, K, S, D]) };
-    const attn = cachedAttention(cfg, params, i, rmsNorm(x, p('input_layernorm.weight'), cfg.rmsNormEps), inputs, cache);
-    outputs[newKvName(i, 'k')] = attn.k;
-    outputs[newKvName(i, 'v')] = attn.v;
-    x = add(x, attn.out);
-    const h = rmsNorm(x, p('post_attention_layernorm.weight'), cfg.rmsNormEps);
-    x = add(x, swiglu(h, p('mlp.gate_proj.weight'), p('mlp.up_proj.weight'), p('mlp.down_proj.weight')));
-  }
+  const caches = [...Array(cfg.numLayers).keys()].map((i) => ({
+    k: g.input(cacheName(i, 'k'), [B, K, S, D]),
+    v: g.input(cacheName(i, 'v'), [B, K, S, D]),
+    bias: inputs.cacheBias_B_1_1_S,
+  }));
+  const attend: AttendFn = (layer, q, k, v) => {
+    outputs[newKvName(layer, 'k')] = k;
+    outputs[newKvName(layer, 'v')] = v;
+    return contextAttention(q, caches[layer], k, v, inputs.newBias_B_1_RN_N);
+  };
+  const cos = reshape(inputs.cos_B_N_D, [B, 1, N, D]);
+  const sin = reshape(inputs.sin_B_N_D, [B, 1, N, D]);
+  const x = decoderStack(cfg, params, embed(params, inputs.ids_B_N), cos, sin, attend);
   // pick each row's last new token before the norm and head: [B, N, C] -> [B, C]
-  const picked = pickRows(x, inputs.last_B);
-  const hidden = rmsNorm(picked, params.get('model.norm.weight')!, cfg.rmsNormEps);
-  outputs.logprobs = logSoftmax(lmHead(cfg, params, hidden));
+  outputs.logprobs = logSoftmax(lmHead(cfg, params, pickRows(x, inputs.last_B)));
   return toOnnx(g, outputs);
 }
 

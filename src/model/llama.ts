@@ -72,47 +72,52 @@ export interface ForwardInputs {
   positions?: readonly number[];
 }
 
-/** Final hidden states [B, T, C] after the last norm. */
-export function llamaHidden(g: Graph, cfg: LlamaConfig, params: Params, inputs: ForwardInputs): Tensor {
-  const T = inputs.ids_B_T.shape[1];
-  const D = cfg.headDim;
-  const positions = inputs.positions ?? [...Array(T).keys()];
-  const tables = ropeTables(positions, D, cfg.ropeTheta);
-  const cos_T_D = g.constant(g.float === 'float32' ? Float32Array.from(tables.cos) : tables.cos, [T, D]);
-  const sin_T_D = g.constant(g.float === 'float32' ? Float32Array.from(tables.sin) : tables.sin, [T, D]);
-  // one additive bias shared by every layer: causal (per stacked query group) + key padding
-  const bias = add(causalBias(g, cfg.numHeads / cfg.numKvHeads, T), paddingBias(inputs.mask_B_T));
-  let x_B_T_C = embedding(param(params, 'model.embed_tokens.weight'), inputs.ids_B_T);
+/** One layer's attention given its rotated queries, keys and values: the caller decides what context they see. */
+export type AttendFn = (layer: number, q_B_H_T_D: Tensor, k_B_K_T_D: Tensor, v_B_K_T_D: Tensor) => Tensor;
+
+/** Rotary tables for `positions` as graph constants [T, D]. */
+export function ropeConstants(g: Graph, cfg: LlamaConfig, positions: readonly number[]): { cos: Tensor; sin: Tensor } {
+  const { cos, sin } = ropeTables(positions, cfg.headDim, cfg.ropeTheta);
+  const dims = [positions.length, cfg.headDim];
+  const typed = (a: Float64Array) => (g.float === 'float32' ? Float32Array.from(a) : a);
+  return { cos: g.constant(typed(cos), dims), sin: g.constant(typed(sin), dims) };
+}
+
+/**
+ * The decoder stack on embedded tokens x [B, T, C]: pre-norm attention and SwiGLU blocks with residuals, then the
+ * final norm. `cos`/`sin` broadcast to [B, heads, T, D]; `attend` computes each layer's attention.
+ */
+export function decoderStack(cfg: LlamaConfig, params: Params, x_B_T_C: Tensor, cos: Tensor, sin: Tensor, attend: AttendFn): Tensor {
+  const [B, T] = x_B_T_C.shape;
+  const { numHeads: H, numKvHeads: K, headDim: D } = cfg;
+  const heads = (x: Tensor, n: number) => transpose(reshape(x, [B, T, n, D]), [0, 2, 1, 3]); // [B, n, T, D]
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = (n: string) => param(params, `model.layers.${i}.${n}`);
+    const proj = (n: string, h: Tensor) => linear(h, p(`self_attn.${n}.weight`), params.get(`model.layers.${i}.self_attn.${n}.bias`));
     const h = rmsNorm(x_B_T_C, p('input_layernorm.weight'), cfg.rmsNormEps);
-    const attn = attentionBlock(cfg, params, `model.layers.${i}.self_attn`, h, cos_T_D, sin_T_D, bias);
-    x_B_T_C = add(x_B_T_C, attn);
+    const q_B_H_T_D = rope(heads(proj('q_proj', h), H), cos, sin);
+    const k_B_K_T_D = rope(heads(proj('k_proj', h), K), cos, sin);
+    const o_B_H_T_D = attend(i, q_B_H_T_D, k_B_K_T_D, heads(proj('v_proj', h), K));
+    x_B_T_C = add(x_B_T_C, proj('o_proj', reshape(transpose(o_B_H_T_D, [0, 2, 1, 3]), [B, T, H * D])));
     const h2 = rmsNorm(x_B_T_C, p('post_attention_layernorm.weight'), cfg.rmsNormEps);
     x_B_T_C = add(x_B_T_C, swiglu(h2, p('mlp.gate_proj.weight'), p('mlp.up_proj.weight'), p('mlp.down_proj.weight')));
   }
   return rmsNorm(x_B_T_C, param(params, 'model.norm.weight'), cfg.rmsNormEps);
 }
 
-function attentionBlock(
-  cfg: LlamaConfig,
-  params: Params,
-  prefix: string,
-  h_B_T_C: Tensor,
-  cos: Tensor,
-  sin: Tensor,
-  bias: Tensor,
-): Tensor {
-  const [B, T] = h_B_T_C.shape;
-  const { numHeads: H, numKvHeads: K, headDim: D } = cfg;
-  const proj = (name: string) => linear(h_B_T_C, param(params, `${prefix}.${name}.weight`), params.get(`${prefix}.${name}.bias`));
-  const heads = (x: Tensor, n: number) => transpose(reshape(x, [B, T, n, D]), [0, 2, 1, 3]); // [B, n, T, D]
-  const q_B_H_T_D = rope(heads(proj('q_proj'), H), cos, sin);
-  const k_B_K_T_D = rope(heads(proj('k_proj'), K), cos, sin);
-  const v_B_K_T_D = heads(proj('v_proj'), K);
-  const o_B_H_T_D = groupedAttention(q_B_H_T_D, k_B_K_T_D, v_B_K_T_D, bias);
-  const o_B_T_HD = reshape(transpose(o_B_H_T_D, [0, 2, 1, 3]), [B, T, H * D]);
-  return linear(o_B_T_HD, param(params, `${prefix}.o_proj.weight`), params.get(`${prefix}.o_proj.bias`));
+/** Token embeddings [..., C] of int64 ids [...]. */
+export function embed(params: Params, ids: Tensor): Tensor {
+  return embedding(param(params, 'model.embed_tokens.weight'), ids);
+}
+
+/** Final hidden states [B, T, C] of right-padded rows (causal attention plus key padding). */
+export function llamaHidden(g: Graph, cfg: LlamaConfig, params: Params, inputs: ForwardInputs): Tensor {
+  const T = inputs.ids_B_T.shape[1];
+  const { cos, sin } = ropeConstants(g, cfg, inputs.positions ?? [...Array(T).keys()]);
+  // one additive bias shared by every layer: causal (per stacked query group) + key padding
+  const bias = add(causalBias(g, cfg.numHeads / cfg.numKvHeads, T), paddingBias(inputs.mask_B_T));
+  const attend: AttendFn = (_layer, q, k, v) => groupedAttention(q, k, v, bias);
+  return decoderStack(cfg, params, embed(params, inputs.ids_B_T), cos, sin, attend);
 }
 
 /** Output head: logits [..., V] from hidden states [..., C] (tied heads reuse the embedding). */

@@ -92,3 +92,32 @@ export function groupedAttention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor):
   const out = matmul(probs, v); // [B, K, R*T, D]
   return reshape(out, [B, H, T, D]);
 }
+
+/**
+ * Grouped-query attention of new queries over a context (cached or shared-prefix keys/values) plus the new
+ * tokens themselves, joined by one softmax. q: [B, H, N, D]; kCtx, vCtx: [B or 1, K, S, D] (1 broadcasts one
+ * shared prefix to every row); kNew, vNew: [B, K, N, D]; biasCtx broadcastable to [B, K, R*N, S] (or null: the
+ * whole context is visible); biasNew broadcastable to [B, K, R*N, N] (causal + padding among the new tokens).
+ */
+export function contextAttention(
+  q: Tensor,
+  ctx: { k: Tensor; v: Tensor; bias: Tensor | null },
+  kNew: Tensor,
+  vNew: Tensor,
+  biasNew: Tensor,
+): Tensor {
+  const [B, H, N, D] = q.shape;
+  const K = kNew.shape[1];
+  const S = ctx.k.shape[2];
+  if (H % K !== 0 || ctx.k.shape[1] !== K || ctx.k.shape[3] !== D) {
+    throw new ShapeError(`context attention: q ${fmt(q.shape)}, context k ${fmt(ctx.k.shape)}, new k ${fmt(kNew.shape)}`);
+  }
+  const q_B_K_RN_D = reshape(q, [B, K, (H / K) * N, D]);
+  const alpha = 1 / Math.sqrt(D);
+  const rawCtx = matmul(q_B_K_RN_D, ctx.k, { transB: true, alpha }); // [B, K, R*N, S]
+  const scoresCtx = ctx.bias ? add(rawCtx, ctx.bias) : rawCtx;
+  const scoresNew = add(matmul(q_B_K_RN_D, kNew, { transB: true, alpha }), biasNew); // [B, K, R*N, N]
+  const probs = softmax(concat([scoresCtx, scoresNew], -1));
+  const mixed = add(matmul(slice(probs, -1, 0, S), ctx.v), matmul(slice(probs, -1, S, S + N), vNew));
+  return reshape(mixed, [B, H, N, D]);
+}
