@@ -3,9 +3,10 @@
  * parameters, and unpads the results. One compiled session per (graph kind, B, T), cached by the Runtime.
  */
 import { InputError } from '../errors.ts';
-import type { HostTensor, Runtime } from '../runtime/runtime.ts';
+import type { CompiledGraph, HostTensor, Runtime } from '../runtime/runtime.ts';
 import { expectedParamShapes, type LlamaConfig } from './config.ts';
 import { type LoraConfig, loraShapes } from './lora.ts';
+import { buildPrefixTrainGraph, PREFIX_IDS } from './prefix-graph.ts';
 import { ATTENTION_MASK, buildLogitsGraph, buildLogprobsGraph, buildTrainGraph, INPUT_IDS, type LossSpec } from './graphs.ts';
 
 /** Sequence-length buckets are multiples of this, so nearby lengths share one compiled graph. */
@@ -39,6 +40,12 @@ export function padBatch(sequences: number[][], vocabSize: number, bucket = T_BU
     });
   });
   return { B, T, ids, mask, lengths };
+}
+
+/** A subset of parameters to train; `key` names the subset in the compiled-graph cache. */
+export interface TrainableSelection {
+  key: string;
+  select: (name: string) => boolean;
 }
 
 export interface TrainStepResult {
@@ -116,13 +123,40 @@ export class ModelEngine {
     batch: PaddedBatch,
     loss: LossSpec,
     lossInputs: Record<string, HostTensor>,
-    trainable?: { key: string; select: (name: string) => boolean },
+    trainable?: TrainableSelection,
   ): Promise<TrainStepResult> {
     const key = `${this.graphTag}/train/${loss.name}/${trainable?.key ?? 'all'}/B${batch.B}/T${batch.T}`;
-    const select = trainable?.select ?? (() => true);
-    const build = () => buildTrainGraph(this.cfg, batch.B, batch.T, loss, { trainable: select, lora: this.lora }).bytes;
-    const session = await this.runtime.compile(key, build);
+    const opts = { trainable: trainable?.select ?? (() => true), lora: this.lora };
+    const session = await this.runtime.compile(key, () => buildTrainGraph(this.cfg, batch.B, batch.T, loss, opts).bytes);
+    return this.runTrain(session, loss, this.feeds(batch), lossInputs);
+  }
+
+  /**
+   * The same for rows that all continue one shared `prefix` (computed once per batch). The loss sees log-probs
+   * [B, T] of the rows' own tokens (entry 0 is predicted by the prefix), so per-token loss inputs are [B, T].
+   */
+  async trainStepShared(
+    prefix: number[],
+    batch: PaddedBatch,
+    loss: LossSpec,
+    lossInputs: Record<string, HostTensor>,
+    trainable?: TrainableSelection,
+  ): Promise<TrainStepResult> {
+    const P = prefix.length;
+    const key = `${this.graphTag}/prefix-train/${loss.name}/${trainable?.key ?? 'all'}/P${P}/B${batch.B}/T${batch.T}`;
+    const opts = { trainable: trainable?.select ?? (() => true), lora: this.lora };
+    const session = await this.runtime.compile(key, () => buildPrefixTrainGraph(this.cfg, P, batch.B, batch.T, loss, opts).bytes);
     const feeds = this.feeds(batch);
+    feeds[PREFIX_IDS] = { data: BigInt64Array.from(prefix.map(BigInt)), dims: [1, P] };
+    return this.runTrain(session, loss, feeds, lossInputs);
+  }
+
+  private async runTrain(
+    session: CompiledGraph,
+    loss: LossSpec,
+    feeds: Record<string, HostTensor>,
+    lossInputs: Record<string, HostTensor>,
+  ): Promise<TrainStepResult> {
     for (const name of session.inputNames) {
       if (feeds[name]) continue;
       const value = lossInputs[name];

@@ -20,7 +20,7 @@ export interface BuiltGraph {
   extraInputs: Map<string, readonly number[]>;
 }
 
-function modelInputs(g: Graph, B: number, T: number) {
+export function modelInputs(g: Graph, B: number, T: number) {
   if (T < 2) throw new ShapeError(`model graph: sequence length ${T} must be at least 2`);
   return { ids_B_T: g.input(INPUT_IDS, [B, T], 'int64'), mask_B_T: g.input(ATTENTION_MASK, [B, T]) };
 }
@@ -85,17 +85,21 @@ export function buildTrainGraph(
   opts: DeclareOptions = { trainable: () => true },
 ): BuiltGraph & { trained: string[] } {
   const g = new Graph(`train_${loss.name}_B${B}_T${T}`);
-  const { params, trained: trainedInputs } = declareParams(g, cfg, opts);
-  const logprobs_B_T1 = nextTokenLogprobs(g, cfg, params, B, T);
+  const { params, trained } = declareParams(g, cfg, opts);
+  return assembleTrainGraph(g, trained, nextTokenLogprobs(g, cfg, params, B, T), loss);
+}
+
+/** Adds the loss on top of per-token log-probs, differentiates it, and serialises loss, log-probs and gradients. */
+export function assembleTrainGraph(g: Graph, trainedInputs: Params, logprobs: Tensor, loss: LossSpec): BuiltGraph & { trained: string[] } {
   const extraInputs = new Map<string, readonly number[]>();
   const input = (name: string, shape: readonly number[]) => {
     extraInputs.set(name, shape);
     return g.input(name, shape);
   };
-  const lossValue = loss.build({ graph: g, logprobs_B_T1, input });
+  const lossValue = loss.build({ graph: g, logprobs_B_T1: logprobs, input });
   const trained = [...trainedInputs.keys()];
   const grads = grad(lossValue, [...trainedInputs.values()]);
-  const outputs: Record<string, Tensor> = { loss: lossValue, logprobs: logprobs_B_T1 };
+  const outputs: Record<string, Tensor> = { loss: lossValue, logprobs };
   trained.forEach((n, i) => (outputs[`grad.${n}`] = grads[i]));
   return { bytes: toOnnx(g, outputs), extraInputs, trained };
 }
