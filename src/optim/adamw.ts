@@ -33,9 +33,14 @@ export function globalNorm(grads: Map<string, Float32Array>): number {
 }
 
 export class AdamW {
-  readonly state: AdamWState = { step: 0, m: new Map(), v: new Map() };
+  state: AdamWState = { step: 0, m: new Map(), v: new Map() };
 
   constructor(readonly options: AdamWOptions) {}
+
+  /** Continues from a saved state (moments and step count). */
+  restore(state: AdamWState): void {
+    this.state = state;
+  }
 
   /**
    * One update of `params` in place from `grads` (same names). Returns the gradient norm before clipping.
