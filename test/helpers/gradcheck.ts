@@ -33,27 +33,24 @@ export interface CheckInput {
 export interface CheckOptions {
   /** Non-trainable int64 inputs (ids), by name. */
   ints?: Record<string, { shape: Shape; values: number[] }>;
+  /** Non-trainable float64 inputs (masks), by name; passed to `fn` in the same record as the ints. */
+  floats?: Record<string, { shape: Shape; values: number[] | Float64Array }>;
   eps?: number;
   tolerance?: number;
   /** At most this many elements per input are perturbed (spread evenly). */
   maxProbes?: number;
 }
 
-/**
- * Builds `fn` on trainable float64 inputs, checks every input's gradient against central differences and
- * returns the max relative difference. Fails with the op name, input and max difference.
- */
-export async function gradcheck(
-  name: string,
-  inputs: CheckInput[],
-  fn: (xs: Tensor[], ints: Record<string, Tensor>) => Tensor,
-  opts: CheckOptions = {},
-): Promise<number> {
+type BuildFn = (xs: Tensor[], fixed: Record<string, Tensor>) => Tensor;
+
+/** Builds loss = sum(fn(xs) * W) and its gradients, compiles them; returns the session and a feed builder. */
+async function build(name: string, inputs: CheckInput[], fn: BuildFn, opts: CheckOptions) {
   const g = new Graph(`gradcheck_${name}`, 'float64');
   const xs = inputs.map((spec, i) => g.input(`x${i}`, spec.shape, 'float64', true));
-  const ints: Record<string, Tensor> = {};
-  for (const [k, spec] of Object.entries(opts.ints ?? {})) ints[k] = g.input(k, spec.shape, 'int64');
-  const out = fn(xs, ints);
+  const fixed: Record<string, Tensor> = {};
+  for (const [k, spec] of Object.entries(opts.ints ?? {})) fixed[k] = g.input(k, spec.shape, 'int64');
+  for (const [k, spec] of Object.entries(opts.floats ?? {})) fixed[k] = g.input(k, spec.shape, 'float64');
+  const out = fn(xs, fixed);
   const weights = g.constant(seededUniform(99, out.size, 0.5, 1.5), out.shape, 'float64');
   const loss = reduceSum(mul(out, weights));
   const grads = grad(loss, xs);
@@ -67,8 +64,34 @@ export async function gradcheck(
     for (const [k, spec] of Object.entries(opts.ints ?? {})) {
       f[k] = { data: BigInt64Array.from(spec.values.map(BigInt)), dims: spec.shape };
     }
+    for (const [k, spec] of Object.entries(opts.floats ?? {})) f[k] = { data: Float64Array.from(spec.values), dims: spec.shape };
     return f;
   };
+  return { xs, session, values, feeds, weights: seededUniform(99, out.size, 0.5, 1.5) };
+}
+
+/**
+ * The analytic gradients only (no finite differences) of loss = sum(fn(xs) * W), with W returned too:
+ * for checks that finite differences cannot make (e.g. that stop-gradient blocks a path).
+ */
+export async function analyticGrads(
+  name: string,
+  inputs: CheckInput[],
+  fn: BuildFn,
+  opts: CheckOptions = {},
+): Promise<{ grads: Float64Array[]; values: Float64Array[]; weights: Float64Array }> {
+  const { xs, session, values, feeds, weights } = await build(name, inputs, fn, opts);
+  const res = await session.run(feeds());
+  await session.release();
+  return { grads: xs.map((_, i) => res[`grad${i}`].data as Float64Array), values, weights };
+}
+
+/**
+ * Builds `fn` on trainable float64 inputs, checks every input's gradient against central differences and
+ * returns the max relative difference. Fails with the op name, input and max difference.
+ */
+export async function gradcheck(name: string, inputs: CheckInput[], fn: BuildFn, opts: CheckOptions = {}): Promise<number> {
+  const { xs, session, values, feeds } = await build(name, inputs, fn, opts);
   const analytic = await session.run(feeds());
   const lossAt = async (): Promise<number> => (await session.run(feeds(), ['loss'])).loss.data[0] as number;
   const eps = opts.eps ?? 1e-6;

@@ -1,0 +1,468 @@
+/**
+ * GGUF v3 export, so a model trained here runs in llama.cpp and Ollama.
+ *
+ * File layout (all little-endian), as documented by ggml (docs/gguf.md):
+ *   "GGUF" | u32 version = 3 | u64 tensor count | u64 kv count
+ *   kv pairs:     string key | u32 value type | value (arrays: u32 element type, u64 count, elements)
+ *   tensor infos: string name | u32 n_dims | u64 dims[n_dims] (ggml order: fastest-varying first, i.e. the HF
+ *                 shape reversed) | u32 ggml type (0 F32, 1 F16) | u64 offset into the data section
+ *   zero padding to `general.alignment` (32), then the data section: every tensor starts at a multiple of 32.
+ * Strings are u64 byte length + UTF-8 bytes, without a terminator.
+ *
+ * Tensor names and metadata keys follow llama.cpp's convert_hf_to_gguf.py. One transformation is not a renaming:
+ * for the "llama" architecture (Llama, Mistral) HF stores the q/k projection rows for rotate-half RoPE (dim j is
+ * rotated with dim j + D/2) while ggml's llama rope rotates adjacent pairs (2j, 2j+1), so q_proj/k_proj rows
+ * (and biases) are permuted per head: {@link permuteForGgmlRope}. Qwen2 ("qwen2", NEOX-style rope) is not permuted.
+ *
+ * Tokenizer: a BPE tokenizer.json becomes llama.cpp's "gpt2" vocabulary (byte-level token strings as stored,
+ * "a b" merges), padded with unused `[PADi]` tokens up to the embedding's vocab_size. A folder without one gets
+ * `tokenizer.ggml.model = "no_vocab"`, since llama.cpp refuses to load a file without that key.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ModelFormatError } from '../errors.ts';
+import { expectedParamShapes, type LlamaConfig } from './config.ts';
+import { f32BitsToF16Bits } from './safetensors.ts';
+
+/** Architectures llama.cpp knows, as written to `general.architecture`. */
+export type GgufArchitecture = 'llama' | 'qwen2';
+
+export interface WriteGgufOptions {
+  cfg: LlamaConfig;
+  /** Weights keyed by HF parameter name ({@link expectedParamShapes}), f32. */
+  weights: Map<string, Float32Array>;
+  /** Folder with tokenizer.json (+ tokenizer_config.json, chat_template.jinja); no tokenizer.json: no tokenizer keys. */
+  tokenizerDir?: string;
+  /** Storage type of 2-D weights; 1-D tensors (norms, biases) are always f32, as llama.cpp expects. */
+  dtype: 'f32' | 'f16';
+  /** `general.name` (default "model"). */
+  name?: string;
+}
+
+/** What {@link writeGguf} wrote. */
+export interface GgufSummary {
+  file: string;
+  tensors: number;
+  bytes: number;
+}
+
+// ---- value types and the byte writer
+
+/** ggml tensor types used here. */
+export const GGML_TYPE = { F32: 0, F16: 1 } as const;
+export const GGUF_ALIGNMENT = 32;
+
+/** One typed metadata value. Integer arrays are written as the given element type. */
+export type GgufValue =
+  | { type: 'u32' | 'i32' | 'f32'; value: number }
+  | { type: 'bool'; value: boolean }
+  | { type: 'string'; value: string }
+  | { type: 'array'; of: 'string'; value: string[] }
+  | { type: 'array'; of: 'u32' | 'i32' | 'f32'; value: ArrayLike<number> };
+
+/** GGUF metadata value type codes (ggml docs/gguf.md, `gguf_metadata_value_type`). */
+const VALUE_TYPE = { u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9 } as const;
+
+/** Little-endian byte sink: small buffers, joined once at the end. */
+class ByteWriter {
+  private chunks: Buffer[] = [];
+  length = 0;
+
+  private put(n: number, write: (b: Buffer) => unknown): void {
+    const b = Buffer.alloc(n);
+    write(b);
+    this.chunks.push(b);
+    this.length += n;
+  }
+  u8(v: number): void { this.put(1, (b) => b.writeUInt8(v)); }
+  u32(v: number): void { this.put(4, (b) => b.writeUInt32LE(v)); }
+  i32(v: number): void { this.put(4, (b) => b.writeInt32LE(v)); }
+  f32(v: number): void { this.put(4, (b) => b.writeFloatLE(v)); }
+  u64(v: number): void { this.put(8, (b) => b.writeBigUInt64LE(BigInt(v))); }
+  string(s: string): void {
+    const bytes = Buffer.from(s, 'utf8');
+    this.u64(bytes.length);
+    this.put(bytes.length, (b) => bytes.copy(b));
+  }
+  padTo(alignment: number): void { this.put((alignment - (this.length % alignment)) % alignment, () => undefined); }
+  bytes(): Buffer { return Buffer.concat(this.chunks); }
+}
+
+function writeScalar(w: ByteWriter, type: 'u32' | 'i32' | 'f32' | 'bool' | 'string', v: number | boolean | string): void {
+  if (type === 'u32') w.u32(v as number);
+  else if (type === 'i32') w.i32(v as number);
+  else if (type === 'f32') w.f32(v as number);
+  else if (type === 'bool') w.u8(v ? 1 : 0);
+  else w.string(v as string);
+}
+
+function writeKv(w: ByteWriter, key: string, v: GgufValue): void {
+  w.string(key);
+  if (v.type !== 'array') {
+    w.u32(VALUE_TYPE[v.type]);
+    writeScalar(w, v.type, v.value);
+    return;
+  }
+  w.u32(VALUE_TYPE.array);
+  w.u32(VALUE_TYPE[v.of]);
+  w.u64(v.value.length);
+  for (let i = 0; i < v.value.length; i++) writeScalar(w, v.of, v.value[i]);
+}
+
+// ---- architecture, tensor names, the rope permutation
+
+/**
+ * `general.architecture` for a config; sequence classifiers (reward models) have no llama.cpp counterpart.
+ * `source` (the config file) is named in the error.
+ */
+export function ggufArchitecture(cfg: LlamaConfig, source = 'config'): GgufArchitecture {
+  switch (cfg.architecture) {
+    case 'LlamaForCausalLM':
+    case 'MistralForCausalLM':
+      return 'llama';
+    case 'Qwen2ForCausalLM':
+      return 'qwen2';
+    default:
+      throw new ModelFormatError(
+        `${source}: field \`architectures\`: GGUF export supports LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM, not ${cfg.architecture}`,
+      );
+  }
+}
+
+/** HF names inside `model.layers.N.` -> llama.cpp names inside `blk.N.`. */
+const LAYER_TENSOR_NAMES: Record<string, string> = {
+  'input_layernorm.weight': 'attn_norm.weight',
+  'self_attn.q_proj.weight': 'attn_q.weight',
+  'self_attn.q_proj.bias': 'attn_q.bias',
+  'self_attn.k_proj.weight': 'attn_k.weight',
+  'self_attn.k_proj.bias': 'attn_k.bias',
+  'self_attn.v_proj.weight': 'attn_v.weight',
+  'self_attn.v_proj.bias': 'attn_v.bias',
+  'self_attn.o_proj.weight': 'attn_output.weight',
+  'self_attn.o_proj.bias': 'attn_output.bias',
+  'post_attention_layernorm.weight': 'ffn_norm.weight',
+  'mlp.gate_proj.weight': 'ffn_gate.weight',
+  'mlp.up_proj.weight': 'ffn_up.weight',
+  'mlp.down_proj.weight': 'ffn_down.weight',
+};
+const TOP_TENSOR_NAMES: Record<string, string> = {
+  'model.embed_tokens.weight': 'token_embd.weight',
+  'model.norm.weight': 'output_norm.weight',
+  'lm_head.weight': 'output.weight',
+};
+
+/** The llama.cpp tensor name of an HF parameter name. */
+export function ggufTensorName(hfName: string): string {
+  const top = TOP_TENSOR_NAMES[hfName];
+  if (top) return top;
+  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hfName);
+  const inner = m ? LAYER_TENSOR_NAMES[m[2]] : undefined;
+  if (!m || !inner) throw new ModelFormatError(`tensor "${hfName}": no GGUF name for this parameter`);
+  return `blk.${m[1]}.${inner}`;
+}
+
+/**
+ * Rotate-half -> interleaved-pair row order, per head (convert_hf_to_gguf.py `LlamaModel.permute`): rows viewed
+ * as [nHead, 2, D/2, cols], axes 1 and 2 swapped, back to [nHead*D, cols]. So out row h*D + 2j + t = in row
+ * h*D + t*D/2 + j. Works for weights [nHead*D, cols] and biases [nHead*D] (cols = 1).
+ */
+export function permuteForGgmlRope(w: Float32Array, nHead: number, headDim: number): Float32Array {
+  const rows = nHead * headDim;
+  if (headDim % 2 !== 0 || w.length % rows !== 0) {
+    throw new ModelFormatError(`rope permutation: ${w.length} values do not split into ${nHead} heads of even size ${headDim}`);
+  }
+  const cols = w.length / rows;
+  const half = headDim / 2;
+  const out = new Float32Array(w.length);
+  for (let h = 0; h < nHead; h++) {
+    for (let t = 0; t < 2; t++) {
+      for (let j = 0; j < half; j++) {
+        const src = (h * headDim + t * half + j) * cols;
+        out.set(w.subarray(src, src + cols), (h * headDim + 2 * j + t) * cols);
+      }
+    }
+  }
+  return out;
+}
+
+/** One tensor to write: its info, and its bytes made only when written (large models are not held twice). */
+interface TensorPlan {
+  name: string;
+  /** ggml order: the HF shape reversed. */
+  dims: number[];
+  type: number;
+  byteLength: number;
+  encode: () => Uint8Array;
+}
+
+function encodeF16(x: Float32Array): Uint8Array {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = f32BitsToF16Bits(bits[i]);
+  return new Uint8Array(out.buffer);
+}
+
+function ropePermuted(hfName: string, cfg: LlamaConfig, arch: GgufArchitecture): number | undefined {
+  if (arch !== 'llama') return undefined;
+  if (/\.self_attn\.q_proj\.(weight|bias)$/.test(hfName)) return cfg.numHeads;
+  if (/\.self_attn\.k_proj\.(weight|bias)$/.test(hfName)) return cfg.numKvHeads;
+  return undefined;
+}
+
+function planTensors(cfg: LlamaConfig, weights: Map<string, Float32Array>, dtype: 'f32' | 'f16'): TensorPlan[] {
+  const arch = ggufArchitecture(cfg);
+  const plans: TensorPlan[] = [];
+  for (const [hfName, shape] of expectedParamShapes(cfg)) {
+    const w = weights.get(hfName);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (!w) throw new ModelFormatError(`tensor "${hfName}": missing (expected shape [${shape.join(', ')}])`);
+    if (w.length !== count) {
+      throw new ModelFormatError(`tensor "${hfName}": ${w.length} values do not match shape [${shape.join(', ')}]`);
+    }
+    const nHead = ropePermuted(hfName, cfg, arch);
+    const f16 = dtype === 'f16' && shape.length >= 2;
+    const data = () => (nHead === undefined ? w : permuteForGgmlRope(w, nHead, cfg.headDim));
+    plans.push({
+      name: ggufTensorName(hfName),
+      dims: [...shape].reverse(),
+      type: f16 ? GGML_TYPE.F16 : GGML_TYPE.F32,
+      byteLength: count * (f16 ? 2 : 4),
+      encode: () => {
+        const x = data();
+        return f16 ? encodeF16(x) : new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+      },
+    });
+  }
+  return plans;
+}
+
+// ---- metadata
+
+/** Hyper-parameter keys, typed as llama.cpp reads them. */
+export function modelMetadata(cfg: LlamaConfig, dtype: 'f32' | 'f16', name: string): Map<string, GgufValue> {
+  const arch = ggufArchitecture(cfg);
+  const u32 = (value: number): GgufValue => ({ type: 'u32', value });
+  const kv = new Map<string, GgufValue>([
+    ['general.architecture', { type: 'string', value: arch }],
+    ['general.name', { type: 'string', value: name }],
+    ['general.file_type', u32(dtype === 'f16' ? 1 : 0)], // LLAMA_FTYPE_ALL_F32 / MOSTLY_F16
+    ['general.quantization_version', u32(2)],
+    [`${arch}.context_length`, u32(cfg.maxPositionEmbeddings)],
+    [`${arch}.embedding_length`, u32(cfg.hiddenSize)],
+    [`${arch}.block_count`, u32(cfg.numLayers)],
+    [`${arch}.feed_forward_length`, u32(cfg.intermediateSize)],
+    [`${arch}.attention.head_count`, u32(cfg.numHeads)],
+    [`${arch}.attention.head_count_kv`, u32(cfg.numKvHeads)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, { type: 'f32', value: cfg.rmsNormEps }],
+    [`${arch}.rope.freq_base`, { type: 'f32', value: cfg.ropeTheta }],
+    [`${arch}.rope.dimension_count`, u32(cfg.headDim)],
+    [`${arch}.vocab_size`, u32(cfg.vocabSize)],
+  ]);
+  if (cfg.headDim * cfg.numHeads !== cfg.hiddenSize) {
+    kv.set(`${arch}.attention.key_length`, u32(cfg.headDim));
+    kv.set(`${arch}.attention.value_length`, u32(cfg.headDim));
+  }
+  return kv;
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ModelFormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ModelFormatError(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isTokenId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** An untrusted JSON value for an error message: short, and never JSON.stringify of a deep value (stack overflow). */
+function brief(v: unknown): string {
+  if (Array.isArray(v) && v.length <= 4 && v.every((x) => typeof x !== 'object' || x === null)) return JSON.stringify(v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (isObject(v)) return 'an object';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 60)}...` : s;
+}
+
+/** llama.cpp token types. */
+const TOKEN_TYPE = { NORMAL: 1, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5 } as const;
+
+/** Merges as "a b" strings; pair-form parts have their spaces mapped to U+0120 as convert_hf_to_gguf.py does. */
+function mergeStrings(file: string, merges: unknown): string[] {
+  if (merges === undefined) return [];
+  if (!Array.isArray(merges)) throw new ModelFormatError(`${file}: field \`model.merges\`: not an array`);
+  return merges.map((m, i) => {
+    if (typeof m === 'string') return m;
+    if (Array.isArray(m) && m.length === 2 && m.every((p) => typeof p === 'string')) {
+      return m.map((p: string) => p.replaceAll(' ', '\u0120')).join(' ');
+    }
+    throw new ModelFormatError(`${file}: field \`model.merges[${i}]\`: expected "a b" or ["a", "b"], got ${brief(m)}`);
+  });
+}
+
+/** Token strings and types in id order, padded to the model's vocabulary with unused `[PADi]` entries. */
+function vocabArrays(file: string, tok: Json, vocabSize: number): { tokens: string[]; types: number[] } {
+  const model = tok.model as Json;
+  if (!isObject(model.vocab)) throw new ModelFormatError(`${file}: field \`model.vocab\`: not an object`);
+  const tokens: (string | undefined)[] = new Array(vocabSize).fill(undefined);
+  const types: number[] = new Array(vocabSize).fill(TOKEN_TYPE.UNUSED);
+  const place = (content: string, id: unknown, type: number, field: string) => {
+    if (!isTokenId(id)) throw new ModelFormatError(`${file}: field \`${field}\`: id ${brief(id)} is not a token id`);
+    if (id >= vocabSize) {
+      throw new ModelFormatError(`${file}: field \`${field}\`: token id ${id} is outside the model's vocabulary (${vocabSize})`);
+    }
+    tokens[id] = content;
+    types[id] = type;
+  };
+  for (const [content, id] of Object.entries(model.vocab)) place(content, id, TOKEN_TYPE.NORMAL, `model.vocab["${content}"]`);
+  const added = tok.added_tokens ?? [];
+  if (!Array.isArray(added)) throw new ModelFormatError(`${file}: field \`added_tokens\`: not an array`);
+  added.forEach((a, i) => {
+    if (!isObject(a) || typeof a.content !== 'string') {
+      throw new ModelFormatError(`${file}: field \`added_tokens[${i}]\`: expected {id, content, special}`);
+    }
+    place(a.content, a.id, a.special ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED, `added_tokens[${i}]`);
+  });
+  return { tokens: tokens.map((t, i) => t ?? `[PAD${i}]`), types };
+}
+
+/** The id of a special token named in tokenizer_config.json (`"<s>"` or `{"content": "<s>"}`). */
+function specialTokenId(value: unknown, tok: Json): number | undefined {
+  const content = isObject(value) ? value.content : value;
+  if (typeof content !== 'string') return undefined;
+  const added = Array.isArray(tok.added_tokens) ? tok.added_tokens : [];
+  const hit = added.find((a) => isObject(a) && a.content === content) as Json | undefined;
+  if (hit && isTokenId(hit.id)) return hit.id;
+  const id = ((tok.model as Json).vocab as Json)[content];
+  return isTokenId(id) ? id : undefined;
+}
+
+function chatTemplates(dir: string, tc: Json): Map<string, GgufValue> {
+  const kv = new Map<string, GgufValue>();
+  const jinja = path.join(dir, 'chat_template.jinja');
+  if (fs.existsSync(jinja)) kv.set('tokenizer.chat_template', { type: 'string', value: fs.readFileSync(jinja, 'utf8') });
+  else if (typeof tc.chat_template === 'string') kv.set('tokenizer.chat_template', { type: 'string', value: tc.chat_template });
+  else if (Array.isArray(tc.chat_template)) {
+    for (const t of tc.chat_template) {
+      if (!isObject(t) || typeof t.name !== 'string' || typeof t.template !== 'string') continue;
+      const key = t.name === 'default' ? 'tokenizer.chat_template' : `tokenizer.chat_template.${t.name}`;
+      kv.set(key, { type: 'string', value: t.template });
+    }
+  }
+  return kv;
+}
+
+/**
+ * Tokenizer keys from `<dir>/tokenizer.json` (a BPE model; written as llama.cpp's "gpt2" tokenizer) and
+ * `tokenizer_config.json`; empty when the folder has no tokenizer.json. Special ids missing from
+ * tokenizer_config.json fall back to config.json's (`cfg`), as convert_hf_to_gguf.py does.
+ */
+export function tokenizerMetadata(dir: string, cfg: LlamaConfig): Map<string, GgufValue> {
+  const file = path.join(dir, 'tokenizer.json');
+  if (!fs.existsSync(file)) return new Map();
+  const tok = readJson(file);
+  if (!isObject(tok) || !isObject(tok.model)) throw new ModelFormatError(`${file}: field \`model\`: missing or not an object`);
+  if (tok.model.type !== undefined && tok.model.type !== 'BPE') {
+    throw new ModelFormatError(`${file}: field \`model.type\`: GGUF export supports BPE tokenizers, not ${brief(tok.model.type)}`);
+  }
+  const tcFile = path.join(dir, 'tokenizer_config.json');
+  const tc = fs.existsSync(tcFile) ? readJson(tcFile) : {};
+  if (!isObject(tc)) throw new ModelFormatError(`${tcFile}: not a JSON object`);
+  const { tokens, types } = vocabArrays(file, tok, cfg.vocabSize);
+  const kv = new Map<string, GgufValue>([
+    ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
+    ['tokenizer.ggml.pre', { type: 'string', value: 'default' }],
+    ['tokenizer.ggml.tokens', { type: 'array', of: 'string', value: tokens }],
+    ['tokenizer.ggml.token_type', { type: 'array', of: 'i32', value: types }],
+    ['tokenizer.ggml.merges', { type: 'array', of: 'string', value: mergeStrings(file, tok.model.merges) }],
+  ]);
+  const fallback: Record<string, number | undefined> = { bos: cfg.bosTokenId, eos: cfg.eosTokenIds[0], pad: cfg.padTokenId };
+  const keys: [string, string][] = [['bos', 'bos_token_id'], ['eos', 'eos_token_id'], ['unk', 'unknown_token_id'], ['pad', 'padding_token_id']];
+  for (const [typ, key] of keys) {
+    const id = specialTokenId(tc[`${typ}_token`], tok) ?? fallback[typ];
+    if (id !== undefined && id < cfg.vocabSize) kv.set(`tokenizer.ggml.${key}`, { type: 'u32', value: id });
+  }
+  for (const typ of ['bos', 'eos']) {
+    const add = tc[`add_${typ}_token`];
+    if (typeof add === 'boolean') kv.set(`tokenizer.ggml.add_${typ}_token`, { type: 'bool', value: add });
+  }
+  for (const [k, v] of chatTemplates(dir, tc)) kv.set(k, v);
+  return kv;
+}
+
+// ---- the file
+
+function headerBytes(kv: Map<string, GgufValue>, plans: TensorPlan[], offsets: number[]): Buffer {
+  const w = new ByteWriter();
+  for (const c of 'GGUF') w.u8(c.charCodeAt(0));
+  w.u32(3);
+  w.u64(plans.length);
+  w.u64(kv.size);
+  for (const [key, value] of kv) writeKv(w, key, value);
+  plans.forEach((p, i) => {
+    w.string(p.name);
+    w.u32(p.dims.length);
+    for (const d of p.dims) w.u64(d);
+    w.u32(p.type);
+    w.u64(offsets[i]);
+  });
+  w.padTo(GGUF_ALIGNMENT);
+  return w.bytes();
+}
+
+const alignUp = (n: number) => Math.ceil(n / GGUF_ALIGNMENT) * GGUF_ALIGNMENT;
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+}
+
+/**
+ * Writes a GGUF v3 file, atomically (temp file + rename; the temp file is removed on failure). Tensors are
+ * written in {@link expectedParamShapes} order under llama.cpp names; `output.weight` is absent when tied.
+ */
+export function writeGguf(file: string, opts: WriteGgufOptions): GgufSummary {
+  const { cfg, dtype } = opts;
+  const plans = planTensors(cfg, opts.weights, dtype);
+  const kv = modelMetadata(cfg, dtype, opts.name ?? 'model');
+  const tokenizer = opts.tokenizerDir ? tokenizerMetadata(opts.tokenizerDir, cfg) : new Map<string, GgufValue>();
+  // llama.cpp refuses a file without `tokenizer.ggml.model`; "no_vocab" loads a model that takes token ids only.
+  if (tokenizer.size === 0) tokenizer.set('tokenizer.ggml.model', { type: 'string', value: 'no_vocab' });
+  for (const [k, v] of tokenizer) kv.set(k, v);
+  const offsets: number[] = [];
+  let dataBytes = 0;
+  for (const p of plans) {
+    offsets.push(dataBytes);
+    dataBytes += alignUp(p.byteLength);
+  }
+  const header = headerBytes(kv, plans, offsets);
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'wx');
+    writeAll(fd, header);
+    for (const p of plans) {
+      const bytes = p.encode();
+      writeAll(fd, bytes);
+      writeAll(fd, new Uint8Array(alignUp(bytes.length) - bytes.length));
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  return { file, tensors: plans.length, bytes: header.length + dataBytes };
+}
