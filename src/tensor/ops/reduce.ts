@@ -14,9 +14,9 @@ interface ReduceAttrs {
 
 export function normalizeAxes(opName: string, axes: readonly number[], rank: number): number[] {
   const out = axes.map((a) => (a < 0 ? a + rank : a));
-  for (const a of out) {
-    if (!Number.isInteger(a) || a < 0 || a >= rank) throw new ShapeError(`${opName}: axis ${a} out of range for rank ${rank}`);
-  }
+  out.forEach((a, i) => {
+    if (!Number.isInteger(a) || a < 0 || a >= rank) throw new ShapeError(`${opName}: axis ${axes[i]} out of range for rank ${rank}`);
+  });
   return [...new Set(out)].sort((x, y) => x - y);
 }
 

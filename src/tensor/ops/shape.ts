@@ -105,6 +105,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   const known = shape.filter((d) => d !== -1);
   const inferred = shape.length - known.length;
   if (inferred > 1) throw new ShapeError(`reshape: more than one -1 in ${fmt(shape)}`);
+  if (known.some((d) => d < 0 || !Number.isInteger(d))) throw new ShapeError(`reshape: cannot reshape ${x.name}${fmt(x.shape)} to ${fmt(shape)}`);
   const rest = numel(known);
   const full = shape.map((d) => (d === -1 ? x.size / rest : d));
   if (numel(full) !== x.size || full.some((d) => !Number.isInteger(d))) {
@@ -137,8 +138,10 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
 }
 
 export function pad(x: Tensor, axis: number, before: number, after: number): Tensor {
+  const [a] = normalizeAxes('pad', [axis], x.rank);
+  if (before < 0 || after < 0) throw new ShapeError(`pad: negative amounts ${before}, ${after}`);
   if (before === 0 && after === 0) return x;
-  return x.graph.apply(PadOp, [x], { axis, before, after })[0];
+  return x.graph.apply(PadOp, [x], { axis: a, before, after })[0];
 }
 
 export function cast(x: Tensor, to: DType): Tensor {

@@ -85,6 +85,7 @@ export function groupedAttention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor):
   if (H % K !== 0 || k.shape[0] !== B || k.shape[2] !== T || k.shape[3] !== D) {
     throw new ShapeError(`attention: q ${fmt(q.shape)} and k ${fmt(k.shape)} do not form grouped-query heads`);
   }
+  if (v.rank !== 4 || v.shape.some((d, i) => d !== k.shape[i])) throw new ShapeError(`attention: v ${fmt(v.shape)} must match k ${fmt(k.shape)}`);
   const R = H / K;
   const qStacked = reshape(q, [B, K, R * T, D]);
   const scores = matmul(qStacked, k, { transB: true, alpha: 1 / Math.sqrt(D) }); // [B, K, R*T, T]
