@@ -76,13 +76,13 @@ function parseEntry(file: string, name: string, raw: unknown, dataLen: number): 
   if (shape === undefined) fail(file, what, 'missing "shape"');
   if (offs === undefined) fail(file, what, 'missing "data_offsets"');
   if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZE, dtype)) {
-    fail(file, what, `unknown dtype ${JSON.stringify(dtype)}`);
+    fail(file, what, `unknown dtype ${brief(dtype)}`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail(file, what, `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    fail(file, what, `shape must be an array of non-negative integers, got ${brief(shape)}`);
   }
   if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-    fail(file, what, `data_offsets must be [start, end] non-negative integers, got ${JSON.stringify(offs)}`);
+    fail(file, what, `data_offsets must be [start, end] non-negative integers, got ${brief(offs)}`);
   }
   const [start, end] = offs as [number, number];
   if (start > end) fail(file, what, `data_offsets start ${start} > end ${end}`);
@@ -281,7 +281,7 @@ function readWeightMap(indexPath: string): Map<string, string> {
   const map = new Map<string, string>();
   for (const [name, shard] of Object.entries(json.weight_map)) {
     if (typeof shard !== 'string' || shard === '' || path.isAbsolute(shard) || shard.split(/[\\/]/).includes('..')) {
-      fail(indexPath, `weight_map "${name}"`, `invalid shard file name ${JSON.stringify(shard)}`);
+      fail(indexPath, `weight_map "${name}"`, `invalid shard file name ${brief(shard)}`);
     }
     map.set(name, shard);
   }
@@ -395,4 +395,13 @@ function writeAtomic(file: string, chunks: Uint8Array[]): void {
     fs.rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** An untrusted header value for an error message: short, never JSON.stringify of a deep value (stack overflow). */
+function brief(v: unknown): string {
+  if (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x !== 'object' || x === null)) return JSON.stringify(v);
+  if (Array.isArray(v)) return `an array of ${v.length} elements`;
+  if (v !== null && typeof v === 'object') return 'an object';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 80)}...` : s;
 }
