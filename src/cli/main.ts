@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { SelfplayError } from '../errors.ts';
 import { logprobsCommand } from './logprobs.ts';
+import { pretrainCommand } from './pretrain.ts';
 
 function program(): Command {
   const cli = new Command('selfplay')
@@ -20,6 +21,17 @@ function program(): Command {
     .action(async (opts) => {
       process.stdout.write(`${JSON.stringify(await logprobsCommand(opts))}\n`);
     });
+  cli
+    .command('pretrain')
+    .description('Train the embedded world model from scratch (challenger, solver and judge roles); resumable.')
+    .option('--seed <n>', 'seed of the corpus, the tokenizer and the initial weights (default 1)', (v) => parsePositiveInt(v, '--seed'))
+    .option('--out <dir>', 'run folder: tokenizer/, checkpoints/, log.jsonl, and model/ at the end (default runs/pretrain-seed<seed>)')
+    .option('--resume <dir>', 'continue the run in <dir> from its newest checkpoint, with its saved options')
+    .option('--steps <n>', 'total optimizer steps (default 6000)', (v) => parsePositiveInt(v, '--steps'))
+    .option('--max-steps <n>', 'stop after this many steps in this process (resumable later)', (v) => parsePositiveInt(v, '--max-steps'))
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .option('--quiet', 'log lines instead of a progress bar')
+    .action(async (opts) => pretrainCommand(opts));
   cli
     .command('train')
     .description('LSP self-play training on a model (default: the shipped models/default). Not available yet.')

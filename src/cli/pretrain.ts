@@ -1,0 +1,53 @@
+/** `selfplay pretrain`: flags -> PretrainOptions, then the run (see src/train/pretrain.ts). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.ts';
+import { PRETRAIN_DEFAULTS, pretrain, type PretrainOptions } from '../train/pretrain.ts';
+
+export interface PretrainFlags {
+  seed?: number;
+  out?: string;
+  resume?: string;
+  steps?: number;
+  threads?: number;
+  quiet?: boolean;
+  maxSteps?: number;
+}
+
+/** The options a resumed run was started with (saved in every checkpoint), so a resume cannot change the plan. */
+function savedOptions(dir: string): Partial<PretrainOptions> {
+  const root = path.join(dir, 'checkpoints');
+  if (!fs.existsSync(root)) throw new InputError(`--resume ${dir}: no checkpoints/ folder; nothing to resume`);
+  const last = fs.readdirSync(root).filter((n) => /^iter-\d+$/.test(n)).sort().pop();
+  if (!last) throw new InputError(`--resume ${dir}: checkpoints/ is empty; nothing to resume`);
+  const file = path.join(root, last, 'state.json');
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')).extra?.options ?? {};
+  } catch (e) {
+    throw new InputError(`${file}: cannot read (${(e as Error).message})`);
+  }
+}
+
+export async function pretrainCommand(flags: PretrainFlags): Promise<void> {
+  if (flags.resume && flags.out && path.resolve(flags.resume) !== path.resolve(flags.out)) {
+    throw new InputError('--resume and --out name different folders; a resumed run continues in its own folder');
+  }
+  const out = flags.resume ?? flags.out ?? `runs/pretrain-seed${flags.seed ?? PRETRAIN_DEFAULTS.seed}`;
+  if (!flags.resume && fs.existsSync(path.join(out, 'checkpoints'))) {
+    throw new InputError(`${out} already holds a pretraining run; continue it with --resume ${out}, or choose another --out`);
+  }
+  const base = flags.resume ? { ...PRETRAIN_DEFAULTS, ...savedOptions(flags.resume) } : PRETRAIN_DEFAULTS;
+  const opts: PretrainOptions = {
+    ...base,
+    out,
+    seed: flags.seed ?? base.seed,
+    steps: flags.steps ?? base.steps,
+    threads: flags.threads,
+    quiet: flags.quiet,
+    maxStepsThisRun: flags.maxSteps,
+  };
+  process.stderr.write(`pretraining into ${out} (${opts.steps} steps, seed ${opts.seed}); Ctrl-C saves a checkpoint, --resume ${out} continues\n`);
+  const model = await pretrain(opts);
+  if (model) process.stderr.write(`done: the model is in ${model}\nquality: npx selfplay eval --model ${model} --world-quality\n`);
+  else process.stderr.write(`stopped; continue with: npx selfplay pretrain --resume ${out}\n`);
+}

@@ -1,0 +1,82 @@
+/**
+ * A chat model: an HF folder loaded with its tokenizer, answering user turns through its chat template.
+ * The one place where text prompts become token ids and sampled ids become text, for every role of the game.
+ */
+import { ModelFormatError } from '../errors.ts';
+import { ModelEngine } from '../model/engine.ts';
+import { loadModelFolder, type ModelFolder } from '../model/modelfolder.ts';
+import type { Tokenizer } from '../model/tokenizer.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { Generator } from './generator.ts';
+
+export interface Sampling {
+  temperature: number;
+  topP: number;
+  topK: number;
+  maxTokens: number;
+}
+
+export interface Completion {
+  text: string;
+  /** The rendered prompt's token ids. */
+  promptIds: number[];
+  /** Sampled ids, the end-of-turn token included when the model produced it. */
+  tokens: number[];
+  /** The sampler's log-prob of each sampled token (temperature 1). */
+  logprobs: number[];
+  finishReason: 'eos' | 'stop' | 'length';
+}
+
+export class ChatModel {
+  readonly generator: Generator;
+
+  constructor(
+    readonly folder: ModelFolder,
+    readonly engine: ModelEngine,
+    readonly tokenizer: Tokenizer,
+  ) {
+    this.generator = new Generator(engine);
+  }
+
+  /** Loads `dir`; it must have a tokenizer with a chat template. */
+  static load(dir: string, runtime: Runtime, id = dir): ChatModel {
+    const folder = loadModelFolder(dir);
+    if (!folder.tokenizer) throw new ModelFormatError(`${dir}: no tokenizer.json; a chat model needs its tokenizer`);
+    return new ChatModel(folder, new ModelEngine(folder.cfg, folder.weights, runtime, id), folder.tokenizer);
+  }
+
+  get eosIds(): number[] {
+    const fromGen = this.folder.generationConfig?.eos_token_id;
+    const ids = Array.isArray(fromGen) ? fromGen : typeof fromGen === 'number' ? [fromGen] : [];
+    return [...new Set([...this.tokenizer.eosIds, ...ids, ...this.engine.cfg.eosTokenIds])];
+  }
+
+  /** The token ids the model sees before answering `userText`. */
+  promptIds(userText: string): number[] {
+    return this.tokenizer.encode(this.tokenizer.applyChatTemplate([{ role: 'user', content: userText }], { addGenerationPrompt: true }));
+  }
+
+  /** Text of sampled ids without the end-of-turn token. */
+  textOf(tokens: readonly number[]): string {
+    const eos = new Set(this.eosIds);
+    return this.tokenizer.decode(tokens.filter((t) => !eos.has(t)), { skipSpecialTokens: true });
+  }
+
+  /** One completion per user turn, sampled in batches of `batchSize` (a shared prompt prefix is prefilled once). */
+  async complete(userTexts: readonly string[], s: Sampling, seed: number, batchSize = 64): Promise<Completion[]> {
+    const out: Completion[] = [];
+    for (let i = 0; i < userTexts.length; i += batchSize) {
+      const prompts = userTexts.slice(i, i + batchSize).map((t) => this.promptIds(t));
+      const gens = await this.generator.generate(prompts, {
+        temperature: s.temperature,
+        topP: s.topP,
+        topK: s.topK,
+        maxNewTokens: s.maxTokens,
+        seed: seed + i,
+        eosIds: this.eosIds,
+      });
+      gens.forEach((g, j) => out.push({ text: this.textOf(g.tokens), promptIds: prompts[j], ...g }));
+    }
+    return out;
+  }
+}

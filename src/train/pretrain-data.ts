@@ -1,0 +1,118 @@
+/**
+ * Pretraining batches for the default model: one role per step, a pure function of (seed, step), so a resumed run
+ * sees exactly the batches the uninterrupted run would have.
+ *
+ * - solver: B short rows (chat-rendered instruction + answer), plain causal graph.
+ * - challenger: B rows that share ONE Box 1 prompt (same family and template): the prompt is the shared prefix,
+ *   computed once per batch; the rows are the filled templates.
+ * - judge: B rows that share the Box 3 text up to `<Instruction>`; each row is the rest of its prompt (no loss)
+ *   followed by the judge's target (loss).
+ * Loss weights are 1/(completion tokens in the batch) on completion tokens, 0 elsewhere.
+ */
+import type { Tokenizer } from '../model/tokenizer.ts';
+import { Rng } from '../util/rng.ts';
+import { corpusStream, type Role, type TrainingExample } from '../world/corpus.ts';
+import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
+
+export interface RoleBatch {
+  role: Role;
+  /** Shared prefix token ids (challenger, judge) or empty (solver: full rows). */
+  prefix: number[];
+  rows: number[][];
+  /** Per row, how many leading row tokens are prompt (no loss). */
+  promptLengths: number[];
+  completionTokens: number;
+}
+
+export interface BatchPlan {
+  seed: number;
+  /** Steps [0, solverOnlySteps) train the solver alone, on short rows. */
+  solverOnlySteps: number;
+  /** Role weights after the solver-only phase. */
+  mix: Record<Role, number>;
+  batchSize: Record<Role, number>;
+  exclude: ReadonlySet<string>;
+}
+
+/** A well-mixed 32-bit seed for (seed, step, salt). */
+export function stepSeed(seed: number, step: number, salt = 0): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (const v of [step, salt]) {
+    h = Math.imul(h ^ (v >>> 0), 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    h = Math.imul(h, 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}
+
+/** The role trained at `step`. */
+export function roleAt(plan: BatchPlan, step: number): Role {
+  if (step < plan.solverOnlySteps) return 'solver';
+  const rng = new Rng(stepSeed(plan.seed, step, 1));
+  const total = plan.mix.solver + plan.mix.challenger + plan.mix.judge;
+  let r = rng.next() * total;
+  for (const role of ['solver', 'challenger', 'judge'] as const) {
+    r -= plan.mix[role];
+    if (r < 0) return role;
+  }
+  return 'judge';
+}
+
+/** The chat-rendered user turn with the assistant generation prompt (what the model sees before answering). */
+export function renderPrompt(tok: Tokenizer, userText: string): string {
+  return tok.applyChatTemplate([{ role: 'user', content: userText }], { addGenerationPrompt: true });
+}
+
+/** Completion ids: the target text then the end-of-turn token. */
+function completionIds(tok: Tokenizer, text: string): number[] {
+  return [...tok.encode(text), tok.eosIds[0]];
+}
+
+function examples(plan: BatchPlan, step: number, role: Role, n: number, family?: FamilyName): TrainingExample[] {
+  const stream = corpusStream({
+    seed: stepSeed(plan.seed, step, 2),
+    roles: { [role]: 1 },
+    families: family ? [family] : FAMILY_NAMES,
+    exclude: plan.exclude,
+  });
+  const out: TrainingExample[] = [];
+  let templatePrompt: string | undefined;
+  while (out.length < n) {
+    const ex = stream.next().value as TrainingExample;
+    if (role === 'challenger') {
+      templatePrompt ??= ex.prompt; // the first example fixes the template; keep only its siblings
+      if (ex.prompt !== templatePrompt) continue;
+    }
+    out.push(ex);
+  }
+  return out;
+}
+
+function commonPrefix(seqs: number[][]): number {
+  let n = Math.min(...seqs.map((s) => s.length));
+  for (const s of seqs) {
+    let i = 0;
+    while (i < n && s[i] === seqs[0][i]) i++;
+    n = i;
+  }
+  return n;
+}
+
+/** The batch of `step`. */
+export function batchAt(plan: BatchPlan, tok: Tokenizer, step: number): RoleBatch {
+  const role = roleAt(plan, step);
+  const B = plan.batchSize[role];
+  const family = role === 'challenger' ? FAMILY_NAMES[new Rng(stepSeed(plan.seed, step, 3)).int(0, FAMILY_NAMES.length - 1)] : undefined;
+  const exs = examples(plan, step, role, B, family);
+  const prompts = exs.map((e) => tok.encode(renderPrompt(tok, e.prompt)));
+  const completions = exs.map((e) => completionIds(tok, e.completion));
+  const completionTokens = completions.reduce((a, c) => a + c.length, 0);
+  if (role === 'solver') {
+    return { role, prefix: [], rows: prompts.map((p, i) => [...p, ...completions[i]]), promptLengths: prompts.map((p) => p.length), completionTokens };
+  }
+  // challenger prompts are all equal: the whole prompt is the prefix (its last position predicts row token 0)
+  const P = commonPrefix(prompts);
+  const rows = prompts.map((p, i) => [...p.slice(P), ...completions[i]]);
+  return { role, prefix: prompts[0].slice(0, P), rows, promptLengths: prompts.map((p) => p.length - P), completionTokens };
+}

@@ -1,0 +1,247 @@
+/**
+ * `selfplay pretrain`: trains the default model from scratch on the embedded world's three roles.
+ *
+ * The run folder holds `tokenizer/` (trained once, from the fixed prompt texts), `checkpoints/iter-NNNNNN/`
+ * (HF model + optimizer moments + state; the newest two are kept), `log.jsonl` (one line per logged step) and, at
+ * the end, `model/` (the finished HF folder). Batches are a pure function of (seed, step), so `--resume` continues
+ * exactly where the last checkpoint stopped. Ctrl-C saves a checkpoint before exiting.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.ts';
+import { parseModelConfig, type LlamaConfig, expectedParamShapes } from '../model/config.ts';
+import { ModelEngine, padBatch } from '../model/engine.ts';
+import { weightedNll } from '../model/graphs.ts';
+import { loadModelFolder } from '../model/modelfolder.ts';
+import { saveModelFolder, type SaveDtype } from '../model/save.ts';
+import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
+import { AdamW } from '../optim/adamw.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import { Progress } from '../util/progress.ts';
+import { Rng } from '../util/rng.ts';
+import { evalInstanceKeys } from '../world/evalset.ts';
+import { trainWorldTokenizer, writeTokenizerFiles } from '../world/tokenizer-train.ts';
+import { allPromptTexts } from '../world/vocab.ts';
+import type { Role } from '../world/corpus.ts';
+import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
+import { batchAt, type BatchPlan, type RoleBatch } from './pretrain-data.ts';
+
+export interface ModelShape {
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+}
+
+export interface PretrainOptions {
+  seed: number;
+  out: string;
+  /** Total optimizer steps (the learning-rate schedule spans them). */
+  steps: number;
+  /** Steps at the start that train the solver alone, on short rows. */
+  solverOnlySteps: number;
+  /** Role weights after the solver-only phase. */
+  mix: Record<Role, number>;
+  batchSize: Record<Role, number>;
+  lr: number;
+  warmupSteps: number;
+  /** The cosine schedule ends at lr * minLrFraction. */
+  minLrFraction: number;
+  weightDecay: number;
+  gradClip: number;
+  model: ModelShape;
+  checkpointEvery: number;
+  /** Storage dtype of the final model folder. */
+  saveDtype: SaveDtype;
+  threads?: number;
+  quiet?: boolean;
+  /** Stop after this many steps in this process (the run stays resumable); for smoke tests and time slicing. */
+  maxStepsThisRun?: number;
+}
+
+export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
+  seed: 1,
+  steps: 6000,
+  solverOnlySteps: 1200,
+  mix: { solver: 0.45, challenger: 0.2, judge: 0.35 },
+  batchSize: { solver: 48, challenger: 24, judge: 12 },
+  lr: 1.5e-3,
+  warmupSteps: 100,
+  minLrFraction: 0.1,
+  weightDecay: 0.01,
+  gradClip: 1,
+  model: { hiddenSize: 256, intermediateSize: 688, numLayers: 6, numHeads: 8, numKvHeads: 4 },
+  checkpointEvery: 200,
+  saveDtype: 'float16',
+};
+
+/** Linear warmup, then cosine from lr down to lr * minLrFraction at the last step. */
+export function learningRate(o: Pick<PretrainOptions, 'lr' | 'warmupSteps' | 'minLrFraction' | 'steps'>, step: number): number {
+  if (step < o.warmupSteps) return (o.lr * (step + 1)) / o.warmupSteps;
+  const progress = Math.min(1, (step - o.warmupSteps) / Math.max(1, o.steps - o.warmupSteps));
+  return o.lr * (o.minLrFraction + (1 - o.minLrFraction) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+/** The HF config.json of a fresh world model. */
+export function worldModelConfig(shape: ModelShape, tok: Tokenizer): Record<string, unknown> {
+  const raw = {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: tok.vocabSize,
+    hidden_size: shape.hiddenSize,
+    intermediate_size: shape.intermediateSize,
+    num_hidden_layers: shape.numLayers,
+    num_attention_heads: shape.numHeads,
+    num_key_value_heads: shape.numKvHeads,
+    head_dim: shape.hiddenSize / shape.numHeads,
+    hidden_act: 'silu',
+    max_position_embeddings: 1024,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    tie_word_embeddings: true,
+    bos_token_id: tok.bosId ?? null,
+    eos_token_id: tok.eosIds[0],
+    pad_token_id: tok.padId ?? 0,
+    torch_dtype: 'float32',
+  };
+  parseModelConfig(raw, 'config.json');
+  return raw;
+}
+
+/** Seeded initial weights: N(0, 0.02), residual output projections scaled by 1/sqrt(2 layers), norms 1. */
+export function initWeights(cfg: LlamaConfig, seed: number): Map<string, Float32Array> {
+  const rng = new Rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+  const weights = new Map<string, Float32Array>();
+  for (const [name, shape] of expectedParamShapes(cfg)) {
+    const a = new Float32Array(shape.reduce((x, y) => x * y, 1));
+    if (name.endsWith('norm.weight')) a.fill(1);
+    else if (!name.endsWith('.bias')) {
+      const std = /o_proj|down_proj/.test(name) ? 0.02 / Math.sqrt(2 * cfg.numLayers) : 0.02;
+      for (let i = 0; i < a.length; i++) a[i] = std * gauss();
+    }
+    weights.set(name, a);
+  }
+  return weights;
+}
+
+function makeTokenizer(dir: string): Tokenizer {
+  const trained = trainWorldTokenizer([], { fixedTexts: allPromptTexts(), minCount: Number.MAX_SAFE_INTEGER });
+  writeTokenizerFiles(dir, trained);
+  return loadTokenizer(dir);
+}
+
+/** Per-token loss weights: 1/total on completion tokens. Plain rows: entry t predicts token t+1. */
+function tokenWeights(batch: RoleBatch, B: number, width: number, shifted: boolean): Float32Array {
+  const w = new Float32Array(B * width);
+  batch.rows.forEach((row, b) => {
+    for (let j = batch.promptLengths[b]; j < row.length; j++) w[b * width + (shifted ? j - 1 : j)] = 1 / batch.completionTokens;
+  });
+  return w;
+}
+
+async function trainOn(engine: ModelEngine, batch: RoleBatch): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  const padded = padBatch(batch.rows, engine.cfg.vocabSize);
+  if (batch.prefix.length === 0) {
+    const w = tokenWeights(batch, padded.B, padded.T - 1, true);
+    return engine.trainStep(padded, weightedNll, { token_weights: { data: w, dims: [padded.B, padded.T - 1] } });
+  }
+  const w = tokenWeights(batch, padded.B, padded.T, false);
+  return engine.trainStepShared(batch.prefix, padded, weightedNll, { token_weights: { data: w, dims: [padded.B, padded.T] } });
+}
+
+interface RunState {
+  engine: ModelEngine;
+  optimizer: AdamW;
+  tok: Tokenizer;
+  tokenizerDir: string;
+  rawConfig: Record<string, unknown>;
+  step: number;
+  extra: { tokens: number; lossTokens: number; seconds: number };
+}
+
+async function startOrResume(o: PretrainOptions, runtime: Runtime): Promise<RunState> {
+  const tokenizerDir = path.join(o.out, 'tokenizer');
+  const optimizer = new AdamW({ lr: o.lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: o.weightDecay, maxGradNorm: o.gradClip, decays: (n) => !n.endsWith('norm.weight') });
+  const last = latestCheckpoint(o.out);
+  if (last) {
+    const folder = loadModelFolder(last);
+    const { optimizer: state, state: s } = loadCheckpointState(last);
+    optimizer.restore(state);
+    const extra = { tokens: 0, lossTokens: 0, seconds: 0, ...(s.extra as object) } as RunState['extra'];
+    const engine = new ModelEngine(folder.cfg, folder.weights, runtime);
+    return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig: folder.rawConfig, step: s.step, extra };
+  }
+  fs.mkdirSync(o.out, { recursive: true });
+  const tok = makeTokenizer(tokenizerDir);
+  const rawConfig = worldModelConfig(o.model, tok);
+  const cfg = parseModelConfig(rawConfig, path.join(o.out, 'config.json'));
+  const engine = new ModelEngine(cfg, initWeights(cfg, o.seed), runtime);
+  return { engine, optimizer, tok, tokenizerDir, rawConfig, step: 0, extra: { tokens: 0, lossTokens: 0, seconds: 0 } };
+}
+
+function checkpoint(o: PretrainOptions, run: RunState): void {
+  const dir = path.join(o.out, 'checkpoints', checkpointName(run.step));
+  saveCheckpoint(dir, {
+    config: run.rawConfig,
+    weights: run.engine.weights,
+    shapes: expectedParamShapes(run.engine.cfg),
+    optimizer: run.optimizer.state,
+    state: { step: run.step, rngState: o.seed, extra: { ...run.extra, options: o } },
+    files: Object.fromEntries(fs.readdirSync(run.tokenizerDir).map((f) => [f, path.join(run.tokenizerDir, f)])),
+  });
+  const root = path.join(o.out, 'checkpoints');
+  const names = fs.readdirSync(root).filter((n) => /^iter-\d+$/.test(n)).sort();
+  for (const old of names.slice(0, -2)) fs.rmSync(path.join(root, old), { recursive: true, force: true });
+}
+
+function checkOptions(o: PretrainOptions): void {
+  if (!(Number.isInteger(o.steps) && o.steps > 0)) throw new InputError(`pretrain: steps must be a positive integer, got ${o.steps}`);
+  if (o.model.hiddenSize % o.model.numHeads !== 0) throw new InputError('pretrain: hidden size must be divisible by the number of heads');
+  if (o.model.numHeads % o.model.numKvHeads !== 0) throw new InputError('pretrain: heads must be a multiple of key/value heads');
+}
+
+/** Runs (or resumes) pretraining; returns the final model folder, or null when stopped early (resumable). */
+export async function pretrain(o: PretrainOptions): Promise<string | null> {
+  checkOptions(o);
+  const runtime = new Runtime({ threads: o.threads });
+  const run = await startOrResume(o, runtime);
+  const plan: BatchPlan = { seed: o.seed, solverOnlySteps: o.solverOnlySteps, mix: o.mix, batchSize: o.batchSize, exclude: evalInstanceKeys() };
+  const progress = new Progress({ total: o.steps, label: 'pretrain', quiet: o.quiet }, run.step);
+  const emaLoss: Partial<Record<Role, number>> = {};
+  let interrupted = false;
+  const onSigint = () => (interrupted = true);
+  process.on('SIGINT', onSigint);
+  const log = fs.openSync(path.join(o.out, 'log.jsonl'), 'a');
+  const stopAt = Math.min(o.steps, run.step + (o.maxStepsThisRun ?? Infinity));
+  try {
+    while (run.step < stopAt && !interrupted) {
+      const t0 = performance.now();
+      const batch = batchAt(plan, run.tok, run.step);
+      const { loss, grads } = await trainOn(run.engine, batch);
+      const lr = learningRate(o, run.step);
+      const { gradNorm } = run.optimizer.step(run.engine.weights, grads, lr);
+      const tokens = batch.prefix.length + batch.rows.reduce((a, r) => a + r.length, 0);
+      run.extra.tokens += tokens;
+      run.extra.lossTokens += batch.completionTokens;
+      run.extra.seconds += (performance.now() - t0) / 1000;
+      emaLoss[batch.role] = emaLoss[batch.role] === undefined ? loss : 0.95 * emaLoss[batch.role]! + 0.05 * loss;
+      run.step++;
+      fs.writeSync(log, `${JSON.stringify({ step: run.step, role: batch.role, loss, gradNorm, lr, tokens, seconds: run.extra.seconds })}\n`);
+      if (run.step % o.checkpointEvery === 0 || run.step === o.steps) checkpoint(o, run);
+      const status = Object.entries(emaLoss).map(([r, l]) => `${r} ${l!.toFixed(3)}`).join(' ');
+      progress.update(run.step, `${status} | ${(run.extra.tokens / run.extra.seconds).toFixed(0)} tok/s`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    fs.closeSync(log);
+    if (run.step % o.checkpointEvery !== 0 && run.step !== o.steps) checkpoint(o, run);
+    progress.finish();
+    await runtime.release();
+  }
+  if (run.step < o.steps) return null;
+  const modelDir = path.join(o.out, 'model');
+  saveModelFolder(modelDir, { config: run.rawConfig, weights: run.engine.weights, dtype: o.saveDtype, tokenizerFrom: run.tokenizerDir });
+  return modelDir;
+}
