@@ -74,6 +74,7 @@ export class ChatModel {
         maxNewTokens: s.maxTokens,
         seed: seed + i,
         eosIds: this.eosIds,
+        sampleableVocab: this.tokenizer.vocabSize, // padded embedding rows have no token
       });
       gens.forEach((g, j) => out.push({ text: this.textOf(g.tokens), promptIds: prompts[j], ...g }));
     }

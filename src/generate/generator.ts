@@ -24,6 +24,11 @@ export interface GenerateOptions extends SamplingParams {
   shouldStop?: (generated: readonly number[]) => boolean;
   /** Prefill the longest common prompt prefix once (default true). */
   reusePrefix?: boolean;
+  /**
+   * Only ids below this are sampled: the tokenizer's vocabulary size when the embedding has extra (padded) rows,
+   * as many HF models do. Default: every row of the embedding.
+   */
+  sampleableVocab?: number;
 }
 
 export interface Generation {
@@ -100,10 +105,11 @@ export class Generator {
     const rng = new Rng(opts.seed);
     const out: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const live = new Set(rows);
+    const V = sampleableIds(opts.sampleableVocab, cfg.vocabSize);
     for (let step = 0; step < opts.maxNewTokens && live.size > 0; step++) {
       const next = new Array<number>(B).fill(0);
       for (const b of live) {
-        const token = sampleToken(logprobs, b * cfg.vocabSize, cfg.vocabSize, opts, rng);
+        const token = sampleToken(logprobs, b * cfg.vocabSize, V, opts, rng); // ids >= V are never drawn
         next[b] = token;
         out[b].tokens.push(token);
         out[b].logprobs.push(logprobs[b * cfg.vocabSize + token]);
@@ -165,6 +171,13 @@ export class Generator {
     cache.advance(rows, counts);
     return out.logprobs.data as Float32Array;
   }
+}
+
+/** How many leading ids of the embedding may be sampled. */
+function sampleableIds(requested: number | undefined, vocabSize: number): number {
+  if (requested === undefined) return vocabSize;
+  if (!Number.isInteger(requested) || requested < 1) throw new InputError(`generate: sampleableVocab must be a positive integer, got ${requested}`);
+  return Math.min(requested, vocabSize);
 }
 
 type Rope = { cos: Float64Array; sin: Float64Array };

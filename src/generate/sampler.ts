@@ -28,7 +28,7 @@ function argmax(row: Float32Array, offset: number, V: number): number {
   return best;
 }
 
-/** Draws a token id from logprobs[offset .. offset+V). */
+/** Draws a token id in [0, V) from logprobs[offset .. offset+V); a V below the row's width masks the ids above it. */
 export function sampleToken(logprobs: Float32Array, offset: number, V: number, p: SamplingParams, rng: Rng): number {
   if (p.temperature === 0) return argmax(logprobs, offset, V);
   let candidates = [...Array(V).keys()];
