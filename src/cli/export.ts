@@ -1,9 +1,14 @@
-/** `selfplay export`: an HF model folder -> one GGUF file for llama.cpp / Ollama (tokenizer included when present). */
+/**
+ * `selfplay export`: an HF model folder -> one GGUF file for llama.cpp / Ollama (tokenizer included when present).
+ * A LoRA adapter (PEFT layout) in the folder, or given with --adapter, is merged into the weights first.
+ */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.ts';
-import { loadModelConfig } from '../model/config.ts';
+import { loadModelConfig, type LlamaConfig } from '../model/config.ts';
 import { loadModelWeights } from '../model/folder.ts';
 import { ggufArchitecture, writeGguf, type GgufSummary } from '../model/gguf.ts';
+import { loadLoraAdapter, mergeLora } from '../model/lora.ts';
 
 export interface ExportOptions {
   /** HF-format model folder (config.json, model.safetensors, optional tokenizer files). */
@@ -12,14 +17,33 @@ export interface ExportOptions {
   gguf: string;
   /** Storage of 2-D weights (default f16, as llama.cpp's converter; norms and biases stay f32). */
   dtype?: string;
+  /** PEFT adapter folder to merge (default: the model folder itself when it has adapter_config.json). */
+  adapter?: string;
 }
 
-export function exportCommand(opts: ExportOptions): GgufSummary {
+export interface ExportResult extends GgufSummary {
+  /** The adapter folder that was merged, if any. */
+  mergedAdapter?: string;
+}
+
+export function exportCommand(opts: ExportOptions): ExportResult {
   const dtype = opts.dtype ?? 'f16';
   if (dtype !== 'f16' && dtype !== 'f32') throw new InputError(`--dtype: expected f16 or f32, got "${dtype}"`);
+  const adapterDir = opts.adapter ?? (fs.existsSync(path.join(opts.model, 'adapter_config.json')) ? opts.model : undefined);
+  if (opts.adapter !== undefined && !fs.existsSync(path.join(opts.adapter, 'adapter_config.json'))) {
+    throw new InputError(`--adapter: ${path.join(opts.adapter, 'adapter_config.json')} not found`);
+  }
   const cfg = loadModelConfig(opts.model);
   ggufArchitecture(cfg, path.join(opts.model, 'config.json')); // fail before reading the weights
   const { weights } = loadModelWeights(opts.model, cfg);
+  const merged = adapterDir === undefined ? weights : withAdapterMerged(cfg, weights, adapterDir);
   const name = path.basename(path.resolve(opts.model));
-  return writeGguf(opts.gguf, { cfg, weights, tokenizerDir: opts.model, dtype, name });
+  const summary = writeGguf(opts.gguf, { cfg, weights: merged, tokenizerDir: opts.model, dtype, name });
+  return adapterDir === undefined ? summary : { ...summary, mergedAdapter: adapterDir };
+}
+
+/** Base weights + (alpha / r) B A for every adapter in `adapterDir`. */
+function withAdapterMerged(cfg: LlamaConfig, base: Map<string, Float32Array>, adapterDir: string): Map<string, Float32Array> {
+  const { lora, weights: adapters } = loadLoraAdapter(adapterDir, cfg);
+  return mergeLora(cfg, lora, new Map([...base, ...adapters]));
 }

@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SelfplayError } from '../errors.ts';
+import { exportCommand } from './export.ts';
+import { generateCommand } from './generate.ts';
 import { logprobsCommand } from './logprobs.ts';
 import { pretrainCommand } from './pretrain.ts';
 
@@ -20,6 +22,35 @@ function program(): Command {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .action(async (opts) => {
       process.stdout.write(`${JSON.stringify(await logprobsCommand(opts))}\n`);
+    });
+  cli
+    .command('generate')
+    .description('Sample completions of a prompt and print only their text, each followed by a newline (same seed, same bytes).')
+    .requiredOption('--model <dir>', 'HF-format model folder with its tokenizer')
+    .requiredOption('--prompt <text>', 'the prompt')
+    .option('--chat', "render the prompt as a user turn through the model's chat template")
+    .option('--n <k>', 'completions to sample (default 1)', (v) => parsePositiveInt(v, '--n'))
+    .option('--temperature <t>', '0 = greedy (default: generation_config.json, else 1)', (v) => parseNonNegative(v, '--temperature'))
+    .option('--top-p <p>', 'nucleus sampling mass in (0, 1] (default: generation_config.json, else 1 = off)', (v) => parseNonNegative(v, '--top-p'))
+    .option('--top-k <k>', 'keep the k most likely tokens (default: generation_config.json, else 0 = off)', (v) => parseNonNegativeInt(v, '--top-k'))
+    .option('--max-tokens <m>', 'new tokens at most (default: generation_config.json max_new_tokens, else 128)', (v) => parsePositiveInt(v, '--max-tokens'))
+    .option('--seed <s>', 'sampling seed (default 0)', (v) => parseNonNegativeInt(v, '--seed'))
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .action(async (opts) => {
+      const texts = await generateCommand(opts);
+      process.stdout.write(texts.map((t) => `${t}\n`).join(''));
+    });
+  cli
+    .command('export')
+    .description('Write an HF model folder as one GGUF file for llama.cpp / Ollama (a LoRA adapter is merged first).')
+    .requiredOption('--model <dir>', 'HF-format model folder')
+    .requiredOption('--gguf <file>', 'output .gguf file (written atomically)')
+    .option('--dtype <dtype>', 'f16 or f32 storage of the weight matrices (default f16)')
+    .option('--adapter <dir>', 'PEFT LoRA adapter folder to merge (default: the model folder, if it has adapter_config.json)')
+    .action((opts) => {
+      const r = exportCommand(opts);
+      const merged = r.mergedAdapter ? `, adapter ${r.mergedAdapter} merged` : '';
+      process.stderr.write(`wrote ${r.file}: ${r.tensors} tensors, ${(r.bytes / 1e6).toFixed(1)} MB${merged}\n`);
     });
   cli
     .command('pretrain')
@@ -48,6 +79,18 @@ function program(): Command {
 function parsePositiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new SelfplayError(`${flag}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function parseNonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new SelfplayError(`${flag}: expected an integer >= 0, got "${value}"`);
+  return n;
+}
+
+function parseNonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new SelfplayError(`${flag}: expected a number >= 0, got "${value}"`);
   return n;
 }
 
