@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: train-step speed against the PyTorch anchor, and the fraction of the machine's GEMM rate a
- * train step achieves.
+ * `npm run bench`: train-step speed against the PyTorch anchor, the fraction of the machine's GEMM rate a
+ * train step achieves, and batched rollout throughput with and without prefix reuse (bench/rollout.ts).
  *
- *   npm run bench [-- --json] [--rounds N] [--steps K] [--shapes llama-ref,default]
+ *   npm run bench [-- --json] [--rounds N] [--steps K] [--shapes llama-ref,default] [--rollout-rounds R]
  *
  * The VM's speed drifts by tens of percent over minutes, so everything is measured interleaved: after warming
  * both engines up, each round runs K train steps of ours and K of the anchor (alternating which goes first) and
@@ -32,6 +32,7 @@ import type { HostTensor } from '../src/runtime/runtime.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { trainStepFlops } from './flops.ts';
 import { GEMM_SHAPE, GemmBench } from './gemm.ts';
+import { measureRollout } from './rollout.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The anchor's interpreter; SELFPLAY_BENCH_PYTHON overrides it (e.g. to check the anchor-missing path). */
@@ -54,12 +55,14 @@ interface Options {
   rounds: number;
   steps: number;
   shapes: string[];
+  /** Timed rollout runs per mode (0 skips the rollout bench). */
+  rolloutRounds: number;
 }
 
 const KNOWN_SHAPES = ['llama-ref', 'default'];
 
 function usage(msg: string): never {
-  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}]\n`);
+  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}] [--rollout-rounds R]\n`);
   process.exit(2);
 }
 
@@ -79,6 +82,7 @@ function parseOptions(): Options {
         rounds: { type: 'string' },
         steps: { type: 'string' },
         shapes: { type: 'string' },
+        'rollout-rounds': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -88,7 +92,7 @@ function parseOptions(): Options {
     usage((e as Error).message);
   }
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--json] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}]\n`);
+    process.stdout.write(`usage: npm run bench -- [--json] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}] [--rollout-rounds R]\n`);
     process.exit(0);
   }
   const shapes = (values.shapes ?? KNOWN_SHAPES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
@@ -99,6 +103,7 @@ function parseOptions(): Options {
     rounds: positiveInt('rounds', values.rounds, 8),
     steps: positiveInt('steps', values.steps, 3),
     shapes: [...new Set(shapes)],
+    rolloutRounds: values['rollout-rounds'] === '0' ? 0 : positiveInt('rollout-rounds', values['rollout-rounds'], 3),
   };
 }
 
@@ -597,6 +602,16 @@ async function main(): Promise<void> {
     Object.assign(json, jsonKeys(name === 'llama-ref' ? '' : `${name}_`, summary));
   }
   json.anchor = versions.length ? `pytorch ${[...new Set(versions)].join(',')}` : 'missing';
+  if (opts.rolloutRounds > 0) {
+    const r = await measureRollout(DEFAULT_MODEL_DIR, THREADS, opts.rolloutRounds, log);
+    out(
+      `\nrollout (${r.model}): prefix reuse ${r.withReuse.toFixed(0)} tok/s, no reuse ${r.withoutReuse.toFixed(0)} tok/s ` +
+        `(median of ${opts.rolloutRounds}); llama.cpp peer missing: ${r.peerMissing}\n`,
+    );
+    json.rollout_tokens_per_s = sig(r.withReuse);
+    json.rollout_tokens_per_s_no_prefix_reuse = sig(r.withoutReuse);
+    json.rollout_ratio_vs_llamacpp = 'peer missing';
+  }
   if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
 }
 

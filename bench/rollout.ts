@@ -1,0 +1,119 @@
+/**
+ * Rollout throughput for `npm run bench`: batched generation of 32 rows x 64 new tokens from one shared 300-token
+ * prompt (every challenger query starts from the same Box 1 text), with the shared prefix prefilled once
+ * (prefix reuse) and without. Tokens/s counts generated tokens over the whole call, prefill included.
+ *
+ * The model is models/default when it exists, else a random model of the default model's shape (the pretrain
+ * defaults, vocabulary 768). The peer is llama.cpp through node-llama-cpp on the same weights (GGUF from our
+ * exporter); it is not a dependency, and the peer run is not implemented, so the ratio reports "peer missing".
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { Generator } from '../src/generate/generator.ts';
+import { expectedParamShapes, type LlamaConfig, parseModelConfig } from '../src/model/config.ts';
+import { ModelEngine } from '../src/model/engine.ts';
+import { loadModelWeights } from '../src/model/folder.ts';
+import { Runtime } from '../src/runtime/runtime.ts';
+import { PRETRAIN_DEFAULTS } from '../src/train/pretrain.ts';
+import { Rng } from '../src/util/rng.ts';
+
+const ROWS = 32;
+const NEW_TOKENS = 64;
+const PROMPT_TOKENS = 300;
+/** A warm-up run of this many new tokens compiles the same graphs (same cache size) at a third of the cost. */
+const WARMUP_TOKENS = 21;
+
+export interface RolloutResult {
+  model: string;
+  /** Median generated tokens/s over the rounds. */
+  withReuse: number;
+  withoutReuse: number;
+  /** Why there is no llama.cpp number. */
+  peerMissing: string;
+}
+
+/** The default model's shape as an HF config (pretrain defaults, tied embeddings). */
+function defaultShapeConfig(): Record<string, unknown> {
+  const m = PRETRAIN_DEFAULTS.model;
+  return {
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: 768,
+    hidden_size: m.hiddenSize,
+    intermediate_size: m.intermediateSize,
+    num_hidden_layers: m.numLayers,
+    num_attention_heads: m.numHeads,
+    num_key_value_heads: m.numKvHeads,
+    head_dim: m.hiddenSize / m.numHeads,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: true,
+  };
+}
+
+/** Uniform(-0.05, 0.05) matrices, norm weights 1, biases 0. */
+function randomWeights(cfg: LlamaConfig): Map<string, Float32Array> {
+  const rng = new Rng(1);
+  const weights = new Map<string, Float32Array>();
+  for (const [name, shape] of expectedParamShapes(cfg)) {
+    const a = new Float32Array(shape.reduce((x, y) => x * y, 1));
+    if (name.endsWith('norm.weight')) a.fill(1);
+    else if (!name.endsWith('.bias')) for (let i = 0; i < a.length; i++) a[i] = (rng.next() - 0.5) * 0.1;
+    weights.set(name, a);
+  }
+  return weights;
+}
+
+function loadModel(defaultDir: string): { label: string; cfg: LlamaConfig; weights: Map<string, Float32Array> } {
+  if (fs.existsSync(path.join(defaultDir, 'config.json'))) {
+    const cfg = parseModelConfig(JSON.parse(fs.readFileSync(path.join(defaultDir, 'config.json'), 'utf8')), defaultDir);
+    return { label: 'models/default', cfg, weights: loadModelWeights(defaultDir, cfg).weights };
+  }
+  const cfg = parseModelConfig(defaultShapeConfig(), 'default shape');
+  return { label: 'random weights, default model shape', cfg, weights: randomWeights(cfg) };
+}
+
+function peerMissingReason(): string {
+  try {
+    createRequire(import.meta.url).resolve('node-llama-cpp');
+  } catch {
+    return 'node-llama-cpp is not installed';
+  }
+  return 'node-llama-cpp is installed, but the llama.cpp peer run is not implemented';
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Warms up both modes, then `rounds` interleaved timed runs of each. */
+export async function measureRollout(defaultDir: string, threads: number, rounds: number, log: (s: string) => void): Promise<RolloutResult> {
+  const { label, cfg, weights } = loadModel(defaultDir);
+  const runtime = new Runtime({ threads });
+  try {
+    const generator = new Generator(new ModelEngine(cfg, weights, runtime, 'bench-rollout'));
+    const rng = new Rng(2);
+    const shared = Array.from({ length: PROMPT_TOKENS }, () => rng.int(0, cfg.vocabSize - 1));
+    const prompts = Array.from({ length: ROWS }, () => [...shared]);
+    const run = async (reusePrefix: boolean, maxNewTokens: number, seed: number): Promise<number> => {
+      const t0 = performance.now();
+      const out = await generator.generate(prompts, { temperature: 1, topP: 1, topK: 0, maxNewTokens, seed, eosIds: [], reusePrefix });
+      const tokens = out.reduce((n, g) => n + g.tokens.length, 0);
+      return tokens / ((performance.now() - t0) / 1000);
+    };
+    log(`[rollout] ${label}: V=${cfg.vocabSize} C=${cfg.hiddenSize} L=${cfg.numLayers}; ${ROWS} rows x ${NEW_TOKENS} new tokens, ${PROMPT_TOKENS}-token shared prompt; warming up`);
+    await run(true, WARMUP_TOKENS, 0);
+    await run(false, WARMUP_TOKENS, 0);
+    const reuse: number[] = [];
+    const noReuse: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      reuse.push(await run(true, NEW_TOKENS, r + 1));
+      noReuse.push(await run(false, NEW_TOKENS, r + 1));
+      log(`[rollout] round ${r + 1}/${rounds}: prefix reuse ${reuse[r].toFixed(0)} tok/s, no reuse ${noReuse[r].toFixed(0)} tok/s`);
+    }
+    return { model: label, withReuse: median(reuse), withoutReuse: median(noReuse), peerMissing: peerMissingReason() };
+  } finally {
+    await runtime.release();
+  }
+}
