@@ -4,10 +4,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SelfplayError } from '../errors.ts';
+import { evalCommand } from './eval.ts';
 import { exportCommand } from './export.ts';
 import { generateCommand } from './generate.ts';
 import { logprobsCommand } from './logprobs.ts';
 import { pretrainCommand } from './pretrain.ts';
+import { serveCommand } from './serve.ts';
 
 function program(): Command {
   const cli = new Command('selfplay')
@@ -52,6 +54,37 @@ function program(): Command {
       const merged = r.mergedAdapter ? `, adapter ${r.mergedAdapter} merged` : '';
       process.stderr.write(`wrote ${r.file}: ${r.tensors} tensors, ${(r.bytes / 1e6).toFixed(1)} MB${merged}\n`);
     });
+  cli
+    .command('eval')
+    .description('Win rate of --model against --baseline on an instruction set, judged pairwise (as the paper evaluates).')
+    .option('--model <dir>', 'the evaluated model (HF folder with tokenizer and chat template)')
+    .option('--baseline <dir>', 'the model it is compared with (e.g. the base model before training)')
+    .option('--set <file|world>', 'AlpacaEval JSON, JSONL with "instruction" (optional "subset"), or world (the held-out set)')
+    .option('--judge <spec>', 'verifier (world only; the default there), reward-model:DIR, or openai:URL')
+    .option('--judge-model <name>', 'openai judge: the model name on the endpoint')
+    .option('--judge-api-key <key>', 'openai judge: API key (default: env OPENAI_API_KEY)')
+    .option('--judge-concurrency <n>', 'openai judge: requests in flight (default 4)', (v) => parsePositiveInt(v, '--judge-concurrency'))
+    .option('--judge-max-tokens <n>', 'openai judge: tokens per judgement (default 512)', (v) => parsePositiveInt(v, '--judge-max-tokens'))
+    .option('--temperature <t>', 'sampling temperature of both models (default 0.01, as in the paper)', (v) => parseNonNegative(v, '--temperature'))
+    .option('--max-tokens <m>', 'tokens per answer (default 64 for world, else 512)', (v) => parsePositiveInt(v, '--max-tokens'))
+    .option('--limit <k>', 'evaluate k instructions, taken round-robin across subsets', (v) => parsePositiveInt(v, '--limit'))
+    .option('--seed <s>', 'sampling and bootstrap seed (default 1)', (v) => parseNonNegativeInt(v, '--seed'))
+    .option('--batch-size <b>', 'prompts per generation batch (default 16)', (v) => parsePositiveInt(v, '--batch-size'))
+    .option('--out <dir>', 'report folder; also holds the judgement cache, so a rerun resumes (default runs/eval/<model>-vs-<baseline>-<set>)')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .option('--quiet', 'log lines instead of progress bars')
+    .action(async (opts) => evalCommand(opts));
+  cli
+    .command('serve')
+    .description('Serve a chat model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions), batching concurrent requests.')
+    .requiredOption('--model <dir>', 'HF-format model folder with tokenizer and chat template')
+    .option('--port <p>', 'TCP port (default 8000; 0 = any free port)', (v) => parseNonNegativeInt(v, '--port'))
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
+    .option('--name <id>', 'model id in the API (default: the folder name)')
+    .option('--max-tokens <m>', 'completion budget when a request sets none (default 512)', (v) => parsePositiveInt(v, '--max-tokens'))
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .option('--quiet', 'no log line per request')
+    .action(async (opts) => serveCommand(opts));
   cli
     .command('pretrain')
     .description('Train the embedded world model from scratch (challenger, solver and judge roles); resumable.')
