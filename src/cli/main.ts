@@ -10,6 +10,8 @@ import { generateCommand } from './generate.ts';
 import { logprobsCommand } from './logprobs.ts';
 import { pretrainCommand } from './pretrain.ts';
 import { serveCommand } from './serve.ts';
+import { trainCommand } from './train.ts';
+import { configFlags } from '../rl/config-flags.ts';
 
 function program(): Command {
   const cli = new Command('selfplay')
@@ -96,16 +98,14 @@ function program(): Command {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of a progress bar')
     .action(async (opts) => pretrainCommand(opts));
-  cli
+  const trainCmd = cli
     .command('train')
-    .description('LSP self-play training on a model (default: the shipped models/default). Not available yet.')
-    .allowUnknownOption()
-    .action(() => {
-      throw new SelfplayError(
-        'train is not implemented yet: the LSP loop (issue 5) and the shipped default model (issue 4) are still open. ' +
-          'What works today: `selfplay logprobs` and the engine under src/ (see README).',
-      );
-    });
+    .description('LSP self-play: the model plays challenger and solver and improves itself (default: LSP on models/default).')
+    .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
+    .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
+  for (const f of configFlags()) trainCmd.option(f.flag, f.description);
+  trainCmd.action(async (opts) => trainCommand(opts));
   return cli;
 }
 

@@ -126,7 +126,8 @@ export function initWeights(cfg: LlamaConfig, seed: number): Map<string, Float32
   return weights;
 }
 
-function makeTokenizer(dir: string): Tokenizer {
+/** Trains the world tokenizer (fixed prompt words + characters) into `dir` and loads it. */
+export function makeWorldTokenizer(dir: string): Tokenizer {
   const trained = trainWorldTokenizer([], { fixedTexts: allPromptTexts(), minCount: Number.MAX_SAFE_INTEGER });
   writeTokenizerFiles(dir, trained);
   return loadTokenizer(dir);
@@ -174,7 +175,7 @@ async function startOrResume(o: PretrainOptions, runtime: Runtime): Promise<RunS
     return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig: folder.rawConfig, step: s.step, extra };
   }
   fs.mkdirSync(o.out, { recursive: true });
-  const tok = makeTokenizer(tokenizerDir);
+  const tok = makeWorldTokenizer(tokenizerDir);
   const rawConfig = worldModelConfig(o.model, tok);
   const cfg = parseModelConfig(rawConfig, path.join(o.out, 'config.json'));
   const engine = new ModelEngine(cfg, initWeights(cfg, o.seed), runtime);

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { RewardSource } from '../src/game/rollout.ts';
+import { loadModelFolder } from '../src/model/modelfolder.ts';
+import { resolveConfig } from '../src/rl/config.ts';
+import { runSettings } from '../src/cli/train.ts';
+import { Runtime } from '../src/runtime/runtime.ts';
+import { train } from '../src/train/lsp.ts';
+import { readJsonl } from '../src/train/run-folder.ts';
+import { tinyWorldModel } from './helpers/tiny-world-model.ts';
+
+const model = tinyWorldModel();
+/** A reward with spread on any text (the random tiny model never writes a valid world query). */
+const lengthReward: RewardSource = {
+  name: 'length',
+  score: async (_q, answers_N_G) => answers_N_G.map((g) => g.map((a) => (a.length % 5) / 4)),
+};
+
+function settings(out: string, iterations: number, extra: Record<string, unknown> = {}) {
+  const c = resolveConfig(
+    { model, out, iterations, N: 3, G: 2, lr: 1e-2, checkpointEvery: 1, quiet: true, seed: 7, ...extra },
+    { sampling: { challenger: { maxTokens: 8 }, solver: { maxTokens: 8 }, judge: { maxTokens: 12 } } },
+  );
+  return { ...runSettings(c, new Runtime({ threads: 1 }), 1), reward: lengthReward };
+}
+
+const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `lsp-${name}-`));
+
+test('lsp smoke: 2 iterations, every parameter tensor moves, all metrics finite, run folder complete', async () => {
+  const out = tmp('smoke');
+  const done = await train(settings(out, 2));
+  assert.equal(done, path.join(out, 'model'));
+  const before = loadModelFolder(model).weights;
+  const after = loadModelFolder(done!).weights;
+  const unchanged = [...before].filter(([name, w]) => w.every((v, i) => v === after.get(name)![i])).map(([n]) => n);
+  assert.deepEqual(unchanged, [], `parameters that did not change: ${unchanged.join(', ')}`);
+  const metrics = readJsonl(path.join(out, 'metrics.jsonl'));
+  assert.equal(metrics.length, 2);
+  for (const m of metrics) {
+    for (const key of ['solver/reward/mean', 'challenger/reward/mean', 'selfreward/mean', 'selfreward/parse_fail', 'kl/solver', 'kl/challenger', 'loss/solver', 'loss/challenger', 'grad_norm', 'sampling/logp_diff', 'frac_reward_zero_std', 'tokens_per_s', 'time/train']) {
+      assert.ok(Number.isFinite(m[key]), `${key} = ${m[key]}`);
+    }
+    assert.ok((m['sampling/logp_diff'] as number) <= 1e-4, `sampler vs train log-probs differ by ${m['sampling/logp_diff']}`);
+  }
+  assert.equal(readJsonl(path.join(out, 'samples.jsonl')).length, 2 * 3);
+  assert.ok(fs.existsSync(path.join(out, 'checkpoints', 'iter-000002', 'optimizer.safetensors')));
+});
+
+test('lsp resume: 4 iterations straight equal 2, stop, resume to 4 (metrics and weights)', async () => {
+  const a = tmp('straight');
+  const b = tmp('resumed');
+  await train(settings(a, 4, { mode: 'lsp-zero' }));
+  assert.equal(await train(settings(b, 2, { mode: 'lsp-zero' })).then(() => 'first half'), 'first half');
+  // the first half ended at iteration 2 as a finished 2-iteration run; continue the same folder to 4
+  await train(settings(b, 4, { mode: 'lsp-zero' }));
+  const ma = readJsonl(path.join(a, 'metrics.jsonl'));
+  const mb = readJsonl(path.join(b, 'metrics.jsonl'));
+  assert.equal(mb.length, 4);
+  const skip = (k: string) => k.startsWith('time/') || k === 'tokens_per_s';
+  let maxDiff = 0;
+  ma.forEach((m, i) => {
+    for (const [k, v] of Object.entries(m)) if (!skip(k) && typeof v === 'number' && Number.isFinite(v)) maxDiff = Math.max(maxDiff, Math.abs(v - (mb[i][k] as number)));
+  });
+  assert.ok(maxDiff <= 1e-6, `metrics differ after resume, max diff ${maxDiff}`);
+  const wa = loadModelFolder(path.join(a, 'model')).weights;
+  const wb = loadModelFolder(path.join(b, 'model')).weights;
+  let maxW = 0;
+  for (const [name, w] of wa) w.forEach((v, i) => (maxW = Math.max(maxW, Math.abs(v - wb.get(name)![i]))));
+  assert.ok(maxW <= 1e-6, `weights differ after resume, max diff ${maxW}`);
+});
+
+test('lsp non-finite: a NaN reward skips the update (weights untouched, logged) or stops the run, per config', async () => {
+  const nanReward: RewardSource = { name: 'nan', score: async (_q, a) => a.map((g) => g.map((_, j) => (j === 0 ? NaN : 0.5))) };
+  const out = tmp('nan');
+  await train({ ...settings(out, 1), reward: nanReward });
+  const m = readJsonl(path.join(out, 'metrics.jsonl'))[0];
+  assert.equal(m.updated, false);
+  const before = loadModelFolder(model).weights;
+  const after = loadModelFolder(path.join(out, 'model')).weights;
+  for (const [name, w] of before) assert.ok(w.every((v, i) => v === after.get(name)![i]), `${name} changed`);
+  await assert.rejects(train({ ...settings(tmp('nan-stop'), 2, { onNonfinite: 'stop' }), reward: nanReward }), /not finite/);
+});
