@@ -33,6 +33,7 @@ import { Runtime } from '../src/runtime/runtime.ts';
 import { trainStepFlops } from './flops.ts';
 import { GEMM_SHAPE, GemmBench } from './gemm.ts';
 import { measureRollout } from './rollout.ts';
+import { measureLspIteration } from './lsp.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The anchor's interpreter; SELFPLAY_BENCH_PYTHON overrides it (e.g. to check the anchor-missing path). */
@@ -586,7 +587,7 @@ async function main(): Promise<void> {
   if (os.availableParallelism() !== THREADS) {
     log(`note: this machine has ${os.availableParallelism()} cores; both engines are pinned to ${THREADS} threads`);
   }
-  const json: Record<string, string | number | null> = {};
+  const json: Record<string, unknown> = {};
   const versions: string[] = [];
   for (const name of opts.shapes) {
     const spec = shapeSpec(name);
@@ -611,6 +612,16 @@ async function main(): Promise<void> {
     json.rollout_tokens_per_s = sig(r.withReuse);
     json.rollout_tokens_per_s_no_prefix_reuse = sig(r.withoutReuse);
     json.rollout_ratio_vs_llamacpp = 'peer missing';
+  }
+  if (opts.rolloutRounds > 0) {
+    const lsp = await measureLspIteration(DEFAULT_MODEL_DIR, THREADS, opts.rolloutRounds);
+    if (typeof lsp === 'string') out(`\nLSP iteration: skipped (${lsp})\n`);
+    else {
+      const parts = Object.entries(lsp.split).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+      out(`\nLSP iteration (N=8, G=4, lsp mode, default model): ${lsp.seconds.toFixed(2)} s (target <= 10) = ${parts}\n`);
+      json.lsp_iteration_s = sig(lsp.seconds);
+      json.lsp_iteration_split = JSON.stringify(Object.fromEntries(Object.entries(lsp.split).map(([k, v]) => [k, sig(v)])));
+    }
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
 }

@@ -1,0 +1,38 @@
+/**
+ * One full LSP iteration (N=8, G=4) on the default model, timed by stage: challenger sampling, solver sampling,
+ * reward, judging (the reference model's Box 3 self-reward), reference log-probs, train step. A warm-up iteration
+ * compiles the graphs first; the reported numbers are the median over `rounds` timed iterations.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runSettings } from '../src/cli/train.ts';
+import { resolveConfig } from '../src/rl/config.ts';
+import { Runtime } from '../src/runtime/runtime.ts';
+import { train } from '../src/train/lsp.ts';
+import { readJsonl } from '../src/train/run-folder.ts';
+
+export interface LspBench {
+  seconds: number;
+  split: Record<string, number>;
+}
+
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+
+export async function measureLspIteration(modelDir: string, threads: number, rounds: number): Promise<LspBench | string> {
+  if (!fs.existsSync(path.join(modelDir, 'config.json'))) return `no model at ${modelDir}`;
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lsp-'));
+  try {
+    const config = resolveConfig({ model: modelDir, out, iterations: 1 + rounds, N: 8, G: 4, mode: 'lsp', quiet: true, checkpointEvery: 1000 });
+    const runtime = new Runtime({ threads });
+    await train(runSettings(config, runtime, threads));
+    await runtime.release();
+    const timed = readJsonl(path.join(out, 'metrics.jsonl')).slice(1);
+    const stages = Object.keys(timed[0]).filter((k) => k.startsWith('time/'));
+    const split = Object.fromEntries(stages.map((k) => [k.slice(5), median(timed.map((m) => m[k] as number))]));
+    const seconds = median(timed.map((m) => stages.reduce((a, k) => a + (m[k] as number), 0)));
+    return { seconds, split };
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
