@@ -620,7 +620,7 @@ async function main(): Promise<void> {
       const parts = Object.entries(lsp.split).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
       out(`\nLSP iteration (N=8, G=4, lsp mode, default model): ${lsp.seconds.toFixed(2)} s (target <= 10) = ${parts}\n`);
       json.lsp_iteration_s = sig(lsp.seconds);
-      json.lsp_iteration_split = JSON.stringify(Object.fromEntries(Object.entries(lsp.split).map(([k, v]) => [k, sig(v)])));
+      json.lsp_iteration_split = Object.fromEntries(Object.entries(lsp.split).map(([k, v]) => [k, sig(v)]));
     }
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
