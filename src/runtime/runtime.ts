@@ -23,6 +23,13 @@ export interface RuntimeOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Let idle ORT threads spin; faster back-to-back runs, but competes with Node for cores. */
   spinning?: boolean;
+  /**
+   * Keep each session's CPU memory arena (fast reuse of its peak activations). A long job that compiles many
+   * shapes should turn it off: every arena keeps its peak for the session's lifetime.
+   */
+  memoryArena?: boolean;
+  /** Cached sessions beyond this many are released, least recently used first. */
+  maxSessions?: number;
 }
 
 /** A compiled graph, ready to run. */
@@ -90,18 +97,33 @@ export class Runtime {
       executionProvider: options.executionProvider ?? 'cpu',
       optimization: options.optimization ?? 'all',
       spinning: options.spinning ?? false,
+      memoryArena: options.memoryArena ?? true,
+      maxSessions: options.maxSessions ?? 64,
     };
   }
 
   /** The session for `key`, compiling `build()` the first time the key is seen. */
   compile(key: string, build: () => Uint8Array): Promise<CompiledGraph> {
     let entry = this.cache.get(key);
-    if (!entry) {
-      entry = this.create(key, build());
+    if (entry) {
+      this.cache.delete(key); // re-insert: Map order is the recency order
       this.cache.set(key, entry);
-      entry.catch(() => this.cache.delete(key));
+      return entry;
     }
+    entry = this.create(key, build());
+    this.cache.set(key, entry);
+    entry.catch(() => this.cache.delete(key));
+    this.evictBeyond(this.options.maxSessions);
     return entry;
+  }
+
+  /** Releases the least recently used sessions until at most `max` remain. */
+  private evictBeyond(max: number): void {
+    for (const [key, entry] of this.cache) {
+      if (this.cache.size <= max) break;
+      this.cache.delete(key);
+      entry.then((s) => s.release(), () => undefined);
+    }
   }
 
   has(key: string): boolean {
@@ -126,7 +148,7 @@ export class Runtime {
       intraOpNumThreads: o.threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
-      enableCpuMemArena: true,
+      enableCpuMemArena: o.memoryArena,
       extra: { session: { intra_op: { allow_spinning: o.spinning ? '1' : '0' } } },
     };
     try {

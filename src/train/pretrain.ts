@@ -206,7 +206,7 @@ function checkOptions(o: PretrainOptions): void {
 /** Runs (or resumes) pretraining; returns the final model folder, or null when stopped early (resumable). */
 export async function pretrain(o: PretrainOptions): Promise<string | null> {
   checkOptions(o);
-  const runtime = new Runtime({ threads: o.threads });
+  const runtime = new Runtime({ threads: o.threads, memoryArena: false });
   const run = await startOrResume(o, runtime);
   const plan: BatchPlan = { seed: o.seed, solverOnlySteps: o.solverOnlySteps, mix: o.mix, batchSize: o.batchSize, exclude: evalInstanceKeys() };
   const progress = new Progress({ total: o.steps, label: 'pretrain', quiet: o.quiet }, run.step);
