@@ -8,6 +8,7 @@ import { REPORT_FILES, writeReport } from '../eval/report.ts';
 import { loadEvalPrompts, type EvalPrompt } from '../eval/sets.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { Runtime } from '../runtime/runtime.ts';
+import { worldQualityCommand } from './world-quality.ts';
 
 export interface EvalFlags {
   model?: string;
@@ -26,6 +27,7 @@ export interface EvalFlags {
   out?: string;
   threads?: number;
   quiet?: boolean;
+  worldQuality?: boolean;
 }
 
 /** Completion budget when --max-tokens is not given: world answers are a word or a number. */
@@ -36,6 +38,7 @@ const DEFAULT_MAX_TOKENS = { world: 64, other: 512 };
  * a world model's role quality (`--world-quality`, src/eval/world-quality.ts) branches off here as well.
  */
 export async function evalCommand(flags: EvalFlags): Promise<void> {
+  if (flags.worldQuality) return worldQualityCommand(flags);
   await pairwiseCommand(flags);
 }
 

@@ -75,6 +75,7 @@ function program(): Command {
     .option('--out <dir>', 'report folder; also holds the judgement cache, so a rerun resumes (default runs/eval/<model>-vs-<baseline>-<set>)')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of progress bars')
+    .option('--world-quality', 'instead: measure a world model\'s challenger, solver and judge against the default model\'s quality bar (--model, default models/default; --out writes JSON and markdown)')
     .action(async (opts) => evalCommand(opts));
   cli
     .command('serve')
