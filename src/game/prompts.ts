@@ -85,13 +85,15 @@ export interface JudgeScore {
   calculation?: JudgeCalculation;
 }
 
-const SCORE_RE = /<Score>\s*([^<]*?)\s*<\/Score>/;
-const CALCULATION_RE = /<Calculation>\s*([^<]*?)\s*<\/Calculation>/;
+// One greedy class and a trim, not `\s*([^<]*?)\s*`: that form backtracks cubically on an unclosed tag followed by
+// whitespace (10k spaces took minutes).
+const SCORE_RE = /<Score>([^<]*)<\/Score>/;
+const CALCULATION_RE = /<Calculation>([^<]*)<\/Calculation>/;
 
 function parseCalculation(text: string): JudgeCalculation | undefined {
   const m = CALCULATION_RE.exec(text);
   if (!m) return undefined;
-  const eq = /^(\d+(?:\s*\+\s*\d+)*)\s*=\s*(\d+)$/.exec(m[1]);
+  const eq = /^(\d+(?:\s*\+\s*\d+)*)\s*=\s*(\d+)$/.exec(m[1].trim());
   if (!eq) return undefined;
   const terms = eq[1].split('+').map((t) => Number(t.trim()));
   const total = Number(eq[2]);
@@ -106,8 +108,9 @@ function parseCalculation(text: string): JudgeCalculation | undefined {
 export function parseJudgeScore(text: string): JudgeScore {
   const m = SCORE_RE.exec(text);
   let score: number | null = null;
-  if (m && /^\d+$/.test(m[1])) {
-    const n = Number(m[1]);
+  const inner = m?.[1].trim();
+  if (inner !== undefined && /^\d+$/.test(inner)) {
+    const n = Number(inner);
     if (n >= 0 && n <= 7) score = n;
   }
   const calculation = parseCalculation(text);
