@@ -31,7 +31,20 @@ export interface BatchPlan {
   /** Role weights after the solver-only phase. */
   mix: Record<Role, number>;
   batchSize: Record<Role, number>;
+  /** From `fromStep` on, another role mix and batch sizes (e.g. more challenger steps once the solver is fluent). */
+  later?: RolePhase;
   exclude: ReadonlySet<string>;
+}
+
+export interface RolePhase {
+  fromStep: number;
+  mix: Record<Role, number>;
+  batchSize: Record<Role, number>;
+}
+
+/** The mix and batch sizes in force at `step` (after the solver-only phase). */
+function phaseAt(plan: BatchPlan, step: number): { mix: Record<Role, number>; batchSize: Record<Role, number> } {
+  return plan.later && step >= plan.later.fromStep ? plan.later : plan;
 }
 
 /** A well-mixed 32-bit seed for (seed, step, salt). */
@@ -50,10 +63,11 @@ export function stepSeed(seed: number, step: number, salt = 0): number {
 export function roleAt(plan: BatchPlan, step: number): Role {
   if (step < plan.solverOnlySteps) return 'solver';
   const rng = new Rng(stepSeed(plan.seed, step, 1));
-  const total = plan.mix.solver + plan.mix.challenger + plan.mix.judge;
+  const { mix } = phaseAt(plan, step);
+  const total = mix.solver + mix.challenger + mix.judge;
   let r = rng.next() * total;
   for (const role of ['solver', 'challenger', 'judge'] as const) {
-    r -= plan.mix[role];
+    r -= mix[role];
     if (r < 0) return role;
   }
   return 'judge';
@@ -102,7 +116,7 @@ function commonPrefix(seqs: number[][]): number {
 /** The batch of `step`. */
 export function batchAt(plan: BatchPlan, tok: Tokenizer, step: number): RoleBatch {
   const role = roleAt(plan, step);
-  const B = plan.batchSize[role];
+  const B = phaseAt(plan, step).batchSize[role];
   const family = role === 'challenger' ? FAMILY_NAMES[new Rng(stepSeed(plan.seed, step, 3)).int(0, FAMILY_NAMES.length - 1)] : undefined;
   const exs = examples(plan, step, role, B, family);
   const prompts = exs.map((e) => tok.encode(renderPrompt(tok, e.prompt)));

@@ -24,7 +24,7 @@ import { trainWorldTokenizer, writeTokenizerFiles } from '../world/tokenizer-tra
 import { allPromptTexts } from '../world/vocab.ts';
 import type { Role } from '../world/corpus.ts';
 import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
-import { batchAt, type BatchPlan, type RoleBatch } from './pretrain-data.ts';
+import { batchAt, type BatchPlan, type RoleBatch, type RolePhase } from './pretrain-data.ts';
 
 export interface ModelShape {
   hiddenSize: number;
@@ -44,6 +44,8 @@ export interface PretrainOptions {
   /** Role weights after the solver-only phase. */
   mix: Record<Role, number>;
   batchSize: Record<Role, number>;
+  /** A later phase with another mix and batch sizes. */
+  later?: RolePhase;
   lr: number;
   warmupSteps: number;
   /** The cosine schedule ends at lr * minLrFraction. */
@@ -66,6 +68,8 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   solverOnlySteps: 1200,
   mix: { solver: 0.45, challenger: 0.2, judge: 0.35 },
   batchSize: { solver: 48, challenger: 24, judge: 12 },
+  // copying the Box 1 template into the answer is learnt slowest: more, smaller challenger batches later on
+  later: { fromStep: 2800, mix: { solver: 0.3, challenger: 0.35, judge: 0.35 }, batchSize: { solver: 48, challenger: 16, judge: 12 } },
   lr: 1.5e-3,
   warmupSteps: 100,
   minLrFraction: 0.1,
@@ -208,7 +212,7 @@ export async function pretrain(o: PretrainOptions): Promise<string | null> {
   checkOptions(o);
   const runtime = new Runtime({ threads: o.threads, memoryArena: false });
   const run = await startOrResume(o, runtime);
-  const plan: BatchPlan = { seed: o.seed, solverOnlySteps: o.solverOnlySteps, mix: o.mix, batchSize: o.batchSize, exclude: evalInstanceKeys() };
+  const plan: BatchPlan = { seed: o.seed, solverOnlySteps: o.solverOnlySteps, mix: o.mix, batchSize: o.batchSize, later: o.later, exclude: evalInstanceKeys() };
   const progress = new Progress({ total: o.steps, label: 'pretrain', quiet: o.quiet }, run.step);
   const emaLoss: Partial<Record<Role, number>> = {};
   let interrupted = false;
