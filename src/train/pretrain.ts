@@ -24,6 +24,7 @@ import { trainWorldTokenizer, writeTokenizerFiles } from '../world/tokenizer-tra
 import { allPromptTexts } from '../world/vocab.ts';
 import type { Role } from '../world/corpus.ts';
 import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
+import { readJsonl, writeFileAtomic } from './run-folder.ts';
 import { batchAt, type BatchPlan, type RoleBatch, type RolePhase } from './pretrain-data.ts';
 
 export interface ModelShape {
@@ -201,6 +202,12 @@ function checkpoint(o: PretrainOptions, run: RunState): void {
   for (const old of names.slice(0, -2)) fs.rmSync(path.join(root, old), { recursive: true, force: true });
 }
 
+/** A resumed run repeats the steps after its checkpoint: their old log lines go (atomic rewrite). */
+function dropLogAfter(file: string, step: number): void {
+  const kept = readJsonl(file).filter((r) => typeof r.step === 'number' && r.step <= step);
+  writeFileAtomic(file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+}
+
 function checkOptions(o: PretrainOptions): void {
   if (!(Number.isInteger(o.steps) && o.steps > 0)) throw new InputError(`pretrain: steps must be a positive integer, got ${o.steps}`);
   if (o.model.hiddenSize % o.model.numHeads !== 0) throw new InputError('pretrain: hidden size must be divisible by the number of heads');
@@ -218,6 +225,7 @@ export async function pretrain(o: PretrainOptions): Promise<string | null> {
   let interrupted = false;
   const onSigint = () => (interrupted = true);
   process.on('SIGINT', onSigint);
+  dropLogAfter(path.join(o.out, 'log.jsonl'), run.step);
   const log = fs.openSync(path.join(o.out, 'log.jsonl'), 'a');
   const stopAt = Math.min(o.steps, run.step + (o.maxStepsThisRun ?? Infinity));
   try {
