@@ -11,6 +11,7 @@ import { logprobsCommand } from './logprobs.ts';
 import { pretrainCommand } from './pretrain.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
+import { budgetHelp, paperCommand } from './experiment.ts';
 import { configFlags } from '../rl/config-flags.ts';
 
 function program(): Command {
@@ -107,6 +108,19 @@ function program(): Command {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
   for (const f of configFlags()) trainCmd.option(f.flag, f.description);
   trainCmd.action(async (opts) => trainCommand(opts));
+  cli
+    .command('experiment')
+    .description("Reproduce the paper's experiments in the embedded world.")
+    .command('paper')
+    .description('Base, GRPO with data, LSP-Zero, LSP and LSP from GRPO; each evaluated against the base; writes docs/results/paper.md. Resumable.')
+    .option('--model <dir>', 'the base model (default models/default)')
+    .option('--budget <b>', `small or full (default small); ${budgetHelp()}`)
+    .option('--seed <s>', 'seed of every arm, the GRPO prompt set and the evaluation (default 1)', (v) => parseNonNegativeInt(v, '--seed'))
+    .option('--out <dir>', 'experiment folder, one run folder per arm (default runs/experiment-paper-<budget>)')
+    .option('--doc <file>', 'the write-up; its SVG figures go next to it (default docs/results/paper.md)')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .option('--quiet', 'log lines instead of progress bars')
+    .action(async (opts) => paperCommand(opts));
   return cli;
 }
 

@@ -1,0 +1,258 @@
+/**
+ * The experiment's write-up: docs/results/paper.md (settings, wall time, win rates against the base beside the
+ * paper's numbers, solver accuracy, training curves, challenger query diversity, and a "what happened" section
+ * generated from the numbers) and its SVG figures, written next to it. Everything here reads numbers that were
+ * measured; nothing claims more than they show.
+ */
+import path from 'node:path';
+import { writeFileAtomic } from '../train/run-folder.ts';
+import { formatDuration } from '../util/progress.ts';
+import { FAMILY_NAMES } from '../world/types.ts';
+import { narrative } from './paper-narrative.ts';
+import { ci, evalOf, iterationRange, metricPoints, num, pct, type PaperResults } from './results.ts';
+import { barChart, lineChart, PALETTE, type LineSeries } from './svg.ts';
+
+/** The training curves drawn, one SVG each: metrics.jsonl key and title. */
+export const CURVES = [
+  { key: 'solver/reward/mean', slug: 'solver-reward', title: 'Solver reward R (verifier, mean over N x G answers)' },
+  { key: 'challenger/reward/mean', slug: 'challenger-reward', title: 'Challenger reward (mean over N queries)' },
+  { key: 'challenger/valid_frac', slug: 'challenger-valid', title: 'Challenger valid fraction (queries that are world instances)' },
+  { key: 'kl/solver', slug: 'kl-solver', title: 'KL(pi || pi_ref) of the solver (sampled sequence log-ratio)' },
+  { key: 'kl/challenger', slug: 'kl-challenger', title: 'KL(pi || pi_ref) of the challenger (sampled sequence log-ratio)' },
+] as const;
+
+const seconds = (s: number | undefined) => (s !== undefined && Number.isFinite(s) ? formatDuration(s) : '–');
+const table = (header: string[], rows: string[][], align?: string[]) =>
+  [`| ${header.join(' | ')} |`, `|${(align ?? header.map((_, i) => (i === 0 ? '---' : '---:'))).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+interface Figure {
+  file: string;
+  alt: string;
+  svg: string;
+}
+
+function comparisonFigures(r: PaperResults, stem: string): Figure[] {
+  const overall = barChart({
+    title: 'Win rate against the base (ties count half)',
+    yLabel: 'win rate vs base (%)',
+    yMax: 100,
+    referenceLine: { value: 50, label: 'tie with the base' },
+    groups: r.arms.map((arm) => {
+      const s = evalOf(r, arm.name).vsBase!.overall;
+      return {
+        label: arm.label,
+        bars: [
+          { series: 'this run: world held-out set, verifier judge (95% CI)', value: 100 * s.winRate, lo: 100 * s.winRateCI.lo, hi: 100 * s.winRateCI.hi },
+          { series: 'paper: AlpacaEval vs Llama-3.2-3B-Instruct, GPT-4o judge', value: arm.paperWinRate },
+        ],
+      };
+    }),
+  });
+  const families = barChart({
+    title: 'Win rate against the base per task family (95% CI)',
+    yLabel: 'win rate vs base (%)',
+    yMax: 100,
+    referenceLine: { value: 50, label: 'tie with the base' },
+    groups: FAMILY_NAMES.map((family) => ({
+      label: family,
+      bars: r.arms.map((arm) => {
+        const s = evalOf(r, arm.name).vsBase!.subsets.find((x) => x.subset === family);
+        return { series: arm.label, value: s ? 100 * s.winRate : NaN, lo: s && 100 * s.winRateCI.lo, hi: s && 100 * s.winRateCI.hi };
+      }),
+    })),
+  });
+  return [
+    { file: `${stem}-overall.svg`, alt: 'win rate against the base per arm, beside the paper', svg: overall },
+    { file: `${stem}-families.svg`, alt: 'win rate against the base per task family', svg: families },
+  ];
+}
+
+function curveFigures(r: PaperResults, stem: string): Figure[] {
+  const curves = CURVES.map((c) => {
+    const series: LineSeries[] = r.arms
+      .map((arm, k) => ({ name: arm.label, colour: PALETTE[k], points: metricPoints(arm.metrics, c.key) }))
+      .filter((s) => s.points.some((p) => Number.isFinite(p[1])));
+    return { file: `${stem}-curve-${c.slug}.svg`, alt: c.title, svg: lineChart({ title: c.title, xLabel: 'iteration', yLabel: c.key, series }) };
+  });
+  const challengers = r.arms.map((arm, k) => ({ arm, colour: PALETTE[k] })).filter(({ arm }) => arm.diversity.length > 0);
+  const diversity = (field: 'distinct2' | 'uniqueInstanceShare', title: string) =>
+    lineChart({
+      title,
+      xLabel: 'last iteration of the window',
+      yLabel: field,
+      series: challengers.map(({ arm, colour }) => ({ name: arm.label, colour, points: arm.diversity.map((w) => [w.to, w[field]] as const) })),
+    });
+  return [
+    ...curves,
+    { file: `${stem}-diversity-distinct2.svg`, alt: 'distinct-2 of challenger queries per window', svg: diversity('distinct2', 'Challenger queries: distinct-2 per window') },
+    { file: `${stem}-diversity-unique.svg`, alt: 'share of distinct instances among valid queries per window', svg: diversity('uniqueInstanceShare', 'Challenger queries: distinct instances / valid queries per window') },
+  ];
+}
+
+function settingsSection(r: PaperResults): string {
+  const b = r.spec;
+  const perFamily = b.evalPerFamily === null ? 'all of each family (levels 1-6)' : `${b.evalPerFamily} per family, spread over levels 1-6`;
+  const g = r.generation;
+  return [
+    table(['setting', 'value'], [
+      ['model (base)', `\`${r.model}\``],
+      ['budget', `${r.budget}: ${b.iterations} iterations per trained arm, N = ${b.N} queries x G = ${b.G} answers per iteration; GRPO prompt set of ${b.grpoPrompts} world instructions`],
+      ['seed', String(r.seed)],
+      ['evaluation', `${r.evalItems} held-out world instructions (${perFamily}), temperature ${g.temperature}, max ${g.maxTokens} tokens, verifier judge, 95% percentile bootstrap intervals`],
+      ['machine', `${r.machine}${r.threads ? `, ${r.threads} ONNX Runtime threads` : ''}`],
+      ['run folders', `\`${r.out}/<arm>/\` (config.json, metrics.jsonl, samples.jsonl, model/); evaluation reports in \`${r.out}/eval/\``],
+    ], ['---', '---']),
+  ].join('\n');
+}
+
+function wallTimeSection(r: PaperResults): string {
+  const rows = [['Base', '–', '0', '–', seconds(r.evalSeconds.base)]];
+  for (const arm of r.arms) rows.push([arm.label, `\`${arm.startModel}\``, String(r.spec.iterations), seconds(arm.trainSeconds), seconds(r.evalSeconds[arm.name])]);
+  const train = r.arms.reduce((a, arm) => a + (Number.isFinite(arm.trainSeconds) ? arm.trainSeconds : 0), 0);
+  const answers = Object.values(r.evalSeconds).reduce((a, s) => a + s, 0);
+  rows.push(['**total**', '', '', seconds(train), `${seconds(answers)} (all: ${seconds(train + answers)})`]);
+  return [
+    table(['arm', 'starts from', 'iterations', 'training', 'evaluation answers'], rows, ['---', '---', '---:', '---:', '---:']),
+    '',
+    'Times add up over sessions when the experiment was resumed; a model whose answers were cached from an earlier session costs nothing here.',
+  ].join('\n');
+}
+
+function comparisonSection(r: PaperResults, figures: Figure[]): string {
+  const rows = [['Base', '50 (itself)', '', '', '–']];
+  for (const arm of r.arms) {
+    const s = evalOf(r, arm.name).vsBase!.overall;
+    rows.push([arm.label, pct(s.winRate), ci(s), `${s.wins} / ${s.ties} / ${s.losses}`, arm.paperWinRate.toFixed(1)]);
+  }
+  const familyRows = r.arms.map((arm) => [
+    arm.label,
+    ...FAMILY_NAMES.map((f) => {
+      const s = evalOf(r, arm.name).vsBase!.subsets.find((x) => x.subset === f);
+      return s ? `${pct(s.winRate)} ${ci(s)}` : '–';
+    }),
+  ]);
+  return [
+    table(['model', 'win rate vs base %', '95% CI', 'wins / ties / losses', 'paper: AlpacaEval win rate %'], rows, ['---', '---:', '---', '---', '---:']),
+    '',
+    "The paper's column is for reference only: AlpacaEval win rates against Llama-3.2-3B-Instruct (arXiv 2509.07414 v1, " +
+      'GPT-4o judge), a 3B model on real instructions. This run is a small world model on the held-out world set, judged by ' +
+      "the world's verifier (the answer with the higher verifier score wins; equal scores tie, and ties count half).",
+    '',
+    `![${figures[0].alt}](${figures[0].file})`,
+    '',
+    '### Per task family (win rate vs base %, 95% CI)',
+    '',
+    table(['model', ...FAMILY_NAMES], familyRows),
+    '',
+    `![${figures[1].alt}](${figures[1].file})`,
+  ].join('\n');
+}
+
+function accuracySection(r: PaperResults): string {
+  const label = (name: string) => (name === 'base' ? 'Base' : r.arms.find((a) => a.name === name)!.label);
+  const rows = r.evals.map((e) => [label(e.name), ...[...FAMILY_NAMES, 'overall'].map((f) => {
+    const a = e.accuracy.find((x) => x.family === f);
+    return a ? `${pct(a.exact)} (${num(a.meanScore, 2)})` : '–';
+  })]);
+  return [
+    "Each model's own answers on the same held-out instructions: exact-match accuracy % (mean verifier score, partial credit in [0, 1]).",
+    '',
+    table(['model', ...FAMILY_NAMES, 'overall'], rows),
+  ].join('\n');
+}
+
+const histogram = (counts: readonly number[], labels: readonly (string | number)[]) =>
+  counts.map((c, i) => [labels[i], c] as const).filter(([, c]) => c > 0).map(([l, c]) => `${l} ${c}`).join(', ') || '–';
+
+function diversitySection(r: PaperResults, figures: Figure[]): string {
+  const parts = [
+    'Per window of iterations, over all challenger queries of the window: valid share; distinct-1 and distinct-2 (distinct word/punctuation ' +
+      'n-grams over all n-grams); distinct query texts / queries; distinct world instances / valid queries (one instance phrased ' +
+      'two ways counts once); and the family and difficulty histograms of the valid queries (src/experiment/diversity.ts).',
+  ];
+  for (const arm of r.arms.filter((a) => a.diversity.length > 0)) {
+    const rows = arm.diversity.map((w) => [
+      iterationRange(w.from, w.to),
+      String(w.queries),
+      pct(w.validFrac),
+      num(w.distinct1),
+      num(w.distinct2),
+      pct(w.uniqueQueryShare),
+      pct(w.uniqueInstanceShare),
+      histogram(FAMILY_NAMES.map((f) => w.families[f]), FAMILY_NAMES),
+      histogram(w.difficulties, w.difficulties.map((_, i) => `L${i + 1}`)),
+    ]);
+    const header = ['iterations', 'queries', 'valid %', 'distinct-1', 'distinct-2', 'distinct queries %', 'distinct instances %', 'families (valid)', 'difficulty (valid)'];
+    parts.push(`### ${arm.label}\n\n${table(header, rows, ['---', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---'])}`);
+  }
+  parts.push(...figures.filter((f) => f.file.includes('-diversity-')).map((f) => `![${f.alt}](${f.file})`));
+  return parts.join('\n\n');
+}
+
+const DIFFERENCES = [
+  "- Model and data: a ~4.5M-parameter world model pretrained on six synthetic task families (shared/design/EMBEDDED_WORLD.md), not Llama-3.2-3B-Instruct; the held-out world set instead of AlpacaEval's 805 instructions.",
+  "- Judge: the world's verifier (exact answers), not GPT-4o. The challenger's reward and the solver's R in training are the same verifier.",
+  '- Budget: a few dozen iterations per arm on 2 CPU cores; every arm uses the training config defaults (learning rate, KL coefficient, estimator) of `selfplay train`, the same for all arms, where the paper used a lower learning rate for GRPO.',
+  '- GRPO "with data": a fixed set of world instructions from a seeded stream (levels 1-6, held-out instances excluded), standing in for the paper\'s instruction data.',
+];
+
+/** The markdown of the doc; figure files are named relative to it. */
+export function paperMarkdown(r: PaperResults, figures: Figure[]): string {
+  const curves = figures.filter((f) => f.file.includes('-curve-'));
+  return [
+    "# The paper's comparison in the embedded world",
+    '',
+    `Generated by \`selfplay experiment paper\` (src/experiment/paper.ts) on ${r.date.slice(0, 10)}. Arms, as in the paper's ` +
+      'Figures 2 and 3: the base model; GRPO on a fixed prompt set ("with data"); LSP-Zero; LSP; and LSP started from the GRPO model ' +
+      '(its frozen reference is then the GRPO model). Every trained arm is evaluated against the base.',
+    '',
+    '```',
+    r.command,
+    '```',
+    '',
+    settingsSection(r),
+    '',
+    '## Wall time',
+    '',
+    wallTimeSection(r),
+    '',
+    '## Win rate against the base',
+    '',
+    comparisonSection(r, figures.slice(0, 2)),
+    '',
+    '## Solver accuracy',
+    '',
+    accuracySection(r),
+    '',
+    '## Training curves',
+    '',
+    'Per iteration, from each arm\'s metrics.jsonl. GRPO has no challenger, so it is absent from the challenger curves.',
+    '',
+    ...curves.map((f) => `![${f.alt}](${f.file})`),
+    '',
+    '## Challenger query diversity',
+    '',
+    diversitySection(r, figures),
+    '',
+    '## What happened',
+    '',
+    'Generated from the numbers above.',
+    '',
+    ...narrative(r).map((line) => `- ${line}`),
+    '',
+    '## How this differs from the paper',
+    '',
+    ...DIFFERENCES,
+    '',
+  ].join('\n');
+}
+
+/** Writes the doc and its figures (next to it, named after it); returns the files written. */
+export function writePaperDoc(doc: string, r: PaperResults): string[] {
+  const dir = path.dirname(doc);
+  const stem = path.basename(doc, '.md');
+  const figures = [...comparisonFigures(r, stem), ...curveFigures(r, stem)];
+  for (const f of figures) writeFileAtomic(path.join(dir, f.file), f.svg);
+  writeFileAtomic(doc, paperMarkdown(r, figures));
+  return [doc, ...figures.map((f) => path.join(dir, f.file))];
+}

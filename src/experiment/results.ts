@@ -1,0 +1,46 @@
+/** The experiment's results as the doc and results.json use them, and the number formats they share. */
+import type { GenerationSettings } from '../eval/pairwise.ts';
+import type { SubsetStats } from '../eval/stats.ts';
+import type { DiversityWindow } from './diversity.ts';
+import type { ModelEval } from './paper-eval.ts';
+import type { ArmSpec, BudgetSpec } from './paper.ts';
+
+export interface ArmResult extends ArmSpec {
+  startModel: string;
+  trainSeconds: number;
+  /** metrics.jsonl of the arm's run. */
+  metrics: Record<string, unknown>[];
+  /** Challenger query diversity per window of iterations (empty for GRPO: it has no challenger). */
+  diversity: DiversityWindow[];
+}
+
+export interface PaperResults {
+  command: string;
+  date: string;
+  machine: string;
+  model: string;
+  budget: string;
+  spec: BudgetSpec;
+  seed: number;
+  threads?: number;
+  out: string;
+  evalItems: number;
+  generation: GenerationSettings;
+  arms: ArmResult[];
+  /** Base first, then the arms in ARMS order. */
+  evals: ModelEval[];
+  evalSeconds: Record<string, number>;
+}
+
+export const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '–');
+/** Fixed digits; a value that rounds to zero prints as 0, never -0. */
+export const num = (x: number, digits = 3) => (Number.isFinite(x) ? (Math.abs(x) < 0.5 * 10 ** -digits ? 0 : x).toFixed(digits) : '–');
+export const iterationRange = (from: number, to: number) => (from === to ? String(from) : `${from}-${to}`);
+export const ci = (s: SubsetStats) => `[${pct(s.winRateCI.lo)}, ${pct(s.winRateCI.hi)}]`;
+
+/** The per-iteration values of one metric as [iteration, value] points (non-numbers become NaN: a gap). */
+export function metricPoints(metrics: readonly Record<string, unknown>[], key: string): [number, number][] {
+  return metrics.map((m, i) => [typeof m.iteration === 'number' ? m.iteration : i + 1, typeof m[key] === 'number' ? (m[key] as number) : NaN]);
+}
+
+export const evalOf = (r: PaperResults, name: string) => r.evals.find((e) => e.name === name)!;
