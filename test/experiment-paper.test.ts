@@ -89,7 +89,8 @@ test('experiment paper (tiny budget): arms trained, evaluated against the base, 
 
   // rerun after losing one arm's final model: finished arms are skipped, that arm resumes from its checkpoint
   fs.rmSync(path.join(o.out, 'lsp', 'model'), { recursive: true });
-  const again = options();
+  // (the folder named relatively this time: the same run)
+  const again = options({ out: path.relative(process.cwd(), o.out) });
   assert.equal((await runPaperExperiment(again)).finished, true);
   assert.ok(again.lines.some((l) => /^grpo: finished earlier/.test(l)), again.lines.join('\n'));
   assert.ok(again.lines.some((l) => /^lsp: resuming/.test(l)), again.lines.join('\n'));

@@ -182,13 +182,17 @@ export function armConfig(o: PaperOptions, arm: ArmSpec, promptsFile: string): T
   );
 }
 
+const PATH_FIELDS = new Set(['model', 'out', 'promptsFile']);
+
 /** An existing config.json must be this experiment's (up to `quiet`), or resuming would mix two runs. */
 function checkSavedConfig(dir: string, config: TrainConfig): void {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) return;
   const saved = readJson(file) as Record<string, unknown>;
   const now = config as unknown as Record<string, unknown>;
-  const differ = Object.keys({ ...saved, ...now }).filter((k) => k !== 'quiet' && JSON.stringify(saved[k]) !== JSON.stringify(now[k]));
+  // folders compare as absolute paths, so `runs/x` and `./runs/x` (or its absolute form) are the same run
+  const same = (k: string) => (PATH_FIELDS.has(k) && typeof saved[k] === 'string' && typeof now[k] === 'string' ? path.resolve(saved[k]) === path.resolve(now[k]) : JSON.stringify(saved[k]) === JSON.stringify(now[k]));
+  const differ = Object.keys({ ...saved, ...now }).filter((k) => k !== 'quiet' && !same(k));
   if (differ.length) throw new InputError(`${file}: the saved run differs from this experiment in ${differ.join(', ')}; choose another --out`);
 }
 
