@@ -9,10 +9,13 @@ import { JudgementCache } from '../src/eval/judges/cache.ts';
 import { parseJudgeSpec } from '../src/eval/judges/index.ts';
 import { chatCompletionsUrl, mapConcurrent } from '../src/eval/judges/openai-client.ts';
 import { OpenAIJudge, parseVerdict } from '../src/eval/judges/openai.ts';
-import { RewardModelJudge } from '../src/eval/judges/reward-model.ts';
+import { loadRewardModelJudge, RewardModelJudge } from '../src/eval/judges/reward-model.ts';
 import { combineOrders, preferenceFromScores, type JudgePair } from '../src/eval/judges/types.ts';
 import { VerifierJudge } from '../src/eval/judges/verifier.ts';
 import { loadEvalPrompts, type EvalPrompt } from '../src/eval/sets.ts';
+import { RewardModel } from '../src/model/reward-model.ts';
+import { Runtime } from '../src/runtime/runtime.ts';
+import { writeWorldTokenizer } from './helpers/chat-folder.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfplay-judges-'));
 const prompt = (instruction: string, id = instruction): EvalPrompt => ({ id, instruction, subset: 'all' });
@@ -68,6 +71,27 @@ test('reward model: higher score wins, scored in batches of model and baseline r
   assert.deepEqual(await judge.judge(pairs), [1, 0, 0.5, 1]);
   assert.deepEqual(calls, [4, 4]);
   assert.equal(judge.name, 'reward-model:rm');
+});
+
+test('reward-model:DIR loads a LlamaForSequenceClassification folder; the evaluated answer is the first of each pair', async () => {
+  const dir = path.join(tmp, 'reward');
+  fs.cpSync(path.join(import.meta.dirname, 'fixtures', 'llama-reward'), dir, { recursive: true });
+  writeWorldTokenizer(dir);
+  const runtime = new Runtime({ threads: 1 });
+  try {
+    const judge = loadRewardModelJudge(dir, runtime);
+    const answers = ['yes', 'no', 'maybe so', 'a b c'];
+    const rm = RewardModel.load(dir, runtime, 'reference');
+    const scores = await rm.score(answers.map((response) => ({ prompt: 'Is it?', response })));
+    console.log(`reward scores ${scores.map((s) => s.toFixed(4)).join(', ')}`);
+    assert.equal(new Set(scores).size, 4, 'distinct scores, so the order of the pair matters');
+    const pairs = [[0, 1], [1, 0], [2, 3], [3, 2]].map(([m, b]) => ({ prompt: prompt('Is it?'), model: answers[m], baseline: answers[b] }));
+    const expected = [[0, 1], [1, 0], [2, 3], [3, 2]].map(([m, b]) => (scores[m] > scores[b] ? 1 : 0));
+    assert.deepEqual(await judge.judge(pairs), expected);
+    assert.throws(() => loadRewardModelJudge(path.join(tmp, 'missing'), runtime), /missing\/config\.json/);
+  } finally {
+    await runtime.release();
+  }
 });
 
 test('judgement cache: survives a torn last line; the next line starts clean', () => {

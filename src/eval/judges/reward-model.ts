@@ -2,11 +2,12 @@
  * The `reward-model:DIR` judge: a LlamaForSequenceClassification folder scores each (instruction, answer); the
  * higher score wins, equal scores tie.
  */
+import { RewardModel } from '../../model/reward-model.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import type { Preference } from '../stats.ts';
 import { JudgeError, preferenceFromScores, type JudgePair, type PairJudge } from './types.ts';
 
-/** What this judge needs from RewardModel (src/model/reward-model.ts). */
+/** What this judge needs from a reward model (RewardModel, or a stand-in in tests). */
 export interface RewardScorer {
   score(pairs: { prompt: string; response: string }[]): Promise<number[]>;
 }
@@ -46,19 +47,7 @@ export class RewardModelJudge implements PairJudge {
   }
 }
 
-/**
- * Loads the reward model in `dir`. RewardModel lives in src/model/reward-model.ts, written concurrently with this
- * file; it is imported at run time so this module type-checks before it lands.
- * TODO: switch to a static import once src/model/reward-model.ts is committed.
- */
-export async function loadRewardModelJudge(dir: string, runtime: Runtime): Promise<RewardModelJudge> {
-  const modulePath = new URL('../../model/reward-model.ts', import.meta.url).href;
-  let mod: { RewardModel?: { load(dir: string, runtime: Runtime): RewardScorer | Promise<RewardScorer> } };
-  try {
-    mod = await import(modulePath);
-  } catch (e) {
-    throw new JudgeError(`judge reward-model:${dir}: the reward model loader is not available (${(e as Error).message})`);
-  }
-  if (!mod.RewardModel) throw new JudgeError(`judge reward-model:${dir}: src/model/reward-model.ts has no RewardModel`);
-  return new RewardModelJudge(await mod.RewardModel.load(dir, runtime), dir);
+/** Loads the LlamaForSequenceClassification folder `dir` (src/model/reward-model.ts) as a judge. */
+export function loadRewardModelJudge(dir: string, runtime: Runtime): RewardModelJudge {
+  return new RewardModelJudge(RewardModel.load(dir, runtime, 'reward-judge'), dir);
 }
