@@ -141,6 +141,18 @@ test('serve: a stop string ends the text before it', async () => {
   assert.equal(json.choices[0].finish_reason, 'stop');
 });
 
+test('serve: stream true sends the same text as server-sent events, then [DONE]', async () => {
+  const plain = (await post(ask('Add 1 and 2.'))).json.choices[0];
+  const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: JSON.stringify(ask('Add 1 and 2.', { stream: true })) });
+  assert.equal(res.headers.get('content-type'), 'text/event-stream');
+  const events = (await res.text()).split('\n\n').filter((e) => e !== '').map((e) => e.replace(/^data: /, ''));
+  assert.equal(events.at(-1), '[DONE]');
+  const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+  assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
+  assert.equal(chunks.map((c) => c.choices[0].delta.content ?? '').join(''), plain.message.content);
+  assert.equal(chunks.at(-1).choices[0].finish_reason, plain.finish_reason);
+});
+
 test('serve: clear JSON errors (400 naming the field, 404 model or path, invalid JSON)', async () => {
   const bad = await post(ask('x', { temperature: 'hot' }));
   assert.equal(bad.status, 400);
