@@ -51,9 +51,10 @@ export class ChatModel {
     return [...new Set([...this.tokenizer.eosIds, ...ids, ...this.engine.cfg.eosTokenIds])];
   }
 
-  /** The token ids the model sees before answering `userText`. */
+  /** The token ids the model sees before answering `userText` (the template writes any BOS itself). */
   promptIds(userText: string): number[] {
-    return this.tokenizer.encode(this.tokenizer.applyChatTemplate([{ role: 'user', content: userText }], { addGenerationPrompt: true }));
+    const text = this.tokenizer.applyChatTemplate([{ role: 'user', content: userText }], { addGenerationPrompt: true });
+    return this.tokenizer.encode(text, { addSpecialTokens: false });
   }
 
   /** Text of sampled ids without the end-of-turn token. */

@@ -119,7 +119,7 @@ export function batchAt(plan: BatchPlan, tok: Tokenizer, step: number): RoleBatc
   const B = phaseAt(plan, step).batchSize[role];
   const family = role === 'challenger' ? FAMILY_NAMES[new Rng(stepSeed(plan.seed, step, 3)).int(0, FAMILY_NAMES.length - 1)] : undefined;
   const exs = examples(plan, step, role, B, family);
-  const prompts = exs.map((e) => tok.encode(renderPrompt(tok, e.prompt)));
+  const prompts = exs.map((e) => tok.encode(renderPrompt(tok, e.prompt), { addSpecialTokens: false }));
   const completions = exs.map((e) => completionIds(tok, e.completion));
   const completionTokens = completions.reduce((a, c) => a + c.length, 0);
   if (role === 'solver') {
