@@ -22,6 +22,7 @@ export function formatDuration(seconds: number): string {
 export class Progress {
   private readonly start = Date.now();
   private lastLog = 0;
+  private lastLoggedDone = -1;
   private done = 0;
   private readonly stream: NodeJS.WriteStream;
 
@@ -43,9 +44,10 @@ export class Progress {
       const width = 24;
       const filled = Math.round(frac * width);
       this.stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K`);
-    } else if (now - this.lastLog >= (this.opts.logEveryMs ?? 10_000) || done >= this.opts.total) {
+    } else if ((now - this.lastLog >= (this.opts.logEveryMs ?? 10_000) || done >= this.opts.total) && done !== this.lastLoggedDone) {
       this.stream.write(`${text}\n`);
       this.lastLog = now;
+      this.lastLoggedDone = done;
     }
   }
 
