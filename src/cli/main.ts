@@ -17,6 +17,7 @@ import { configFlags } from '../rl/config-flags.ts';
 function program(): Command {
   const cli = new Command('selfplay')
     .description('Language Self-Play (arXiv 2509.07414) in TypeScript: a model improves itself by playing challenger and solver.')
+    .addHelpText('after', '\nAdd --debug to any command to see the stack trace behind an error.')
     .exitOverride()
     .showHelpAfterError();
   cli
@@ -144,13 +145,16 @@ function parseNonNegative(value: string, flag: string): number {
 
 /** Runs the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // --debug, anywhere on the line: user errors also print their stack trace
+  const debug = argv.includes('--debug');
   try {
-    await program().parseAsync(argv);
+    await program().parseAsync(argv.filter((a) => a !== '--debug'));
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof SelfplayError) {
       process.stderr.write(`error: ${e.message}\n`);
+      if (debug) process.stderr.write(`${e.stack}\n`);
       return 1;
     }
     throw e;
