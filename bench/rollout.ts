@@ -5,10 +5,10 @@
  *
  * The model is models/default when it exists, else a random model of the default model's shape (the pretrain
  * defaults, vocabulary 768). The peer is llama.cpp through node-llama-cpp on the same weights (GGUF from our
- * exporter); it is not a dependency, and the peer run is not implemented, so the ratio reports "peer missing".
+ * exporter), when installed outside the package's dependencies (bench/peer-llamacpp.ts); its rounds interleave
+ * with ours.
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { Generator } from '../src/generate/generator.ts';
 import { expectedParamShapes, type LlamaConfig, parseModelConfig } from '../src/model/config.ts';
@@ -16,6 +16,7 @@ import { ModelEngine } from '../src/model/engine.ts';
 import { loadModelWeights } from '../src/model/folder.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { PRETRAIN_DEFAULTS } from '../src/train/pretrain.ts';
+import { type Peer, startPeer } from './peer-llamacpp.ts';
 import { Rng } from '../src/util/rng.ts';
 
 const ROWS = 32;
@@ -29,8 +30,12 @@ export interface RolloutResult {
   /** Median generated tokens/s over the rounds. */
   withReuse: number;
   withoutReuse: number;
-  /** Why there is no llama.cpp number. */
-  peerMissing: string;
+  /** Median generated tokens/s of the llama.cpp peer on the same work, or null (see peerMissing). */
+  peer: number | null;
+  /** What the peer ran (see bench/peer-llamacpp.ts), or null. */
+  peerDescription: string | null;
+  /** Why there is no llama.cpp number, or null. */
+  peerMissing: string | null;
 }
 
 /** The default model's shape as an HF config (pretrain defaults, tied embeddings). */
@@ -72,15 +77,6 @@ function loadModel(defaultDir: string): { label: string; cfg: LlamaConfig; weigh
   return { label: 'random weights, default model shape', cfg, weights: randomWeights(cfg) };
 }
 
-function peerMissingReason(): string {
-  try {
-    createRequire(import.meta.url).resolve('node-llama-cpp');
-  } catch {
-    return 'node-llama-cpp is not installed';
-  }
-  return 'node-llama-cpp is installed, but the llama.cpp peer run is not implemented';
-}
-
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -105,14 +101,49 @@ export async function measureRollout(defaultDir: string, threads: number, rounds
     log(`[rollout] ${label}: V=${cfg.vocabSize} C=${cfg.hiddenSize} L=${cfg.numLayers}; ${ROWS} rows x ${NEW_TOKENS} new tokens, ${PROMPT_TOKENS}-token shared prompt; warming up`);
     await run(true, WARMUP_TOKENS, 0);
     await run(false, WARMUP_TOKENS, 0);
+    let peer: Peer | undefined;
+    let peerMissing: string | null = null;
+    const peerStarted = await startPeer({ cfg, weights, threads, rows: ROWS, maxTokens: PROMPT_TOKENS + NEW_TOKENS });
+    if (typeof peerStarted === 'string') peerMissing = peerStarted;
+    else peer = peerStarted;
+    /** One peer run; a failure drops the peer (reason in peerMissing) instead of failing the bench. */
+    const runPeer = async (maxNewTokens: number, seed: number): Promise<number | null> => {
+      if (!peer) return null;
+      try {
+        return await peer.run(shared, maxNewTokens, seed);
+      } catch (e) {
+        peerMissing = `the llama.cpp run failed: ${(e as Error).message.split('\n')[0]}`;
+        await peer.close();
+        peer = undefined;
+        return null;
+      }
+    };
     const reuse: number[] = [];
     const noReuse: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      reuse.push(await run(true, NEW_TOKENS, r + 1));
-      noReuse.push(await run(false, NEW_TOKENS, r + 1));
-      log(`[rollout] round ${r + 1}/${rounds}: prefix reuse ${reuse[r].toFixed(0)} tok/s, no reuse ${noReuse[r].toFixed(0)} tok/s`);
+    const peerRates: number[] = [];
+    try {
+      if (peer) log(`[rollout] llama.cpp peer: ${peer.description}; warming up`);
+      await runPeer(WARMUP_TOKENS, 0);
+      for (let r = 0; r < rounds; r++) {
+        reuse.push(await run(true, NEW_TOKENS, r + 1));
+        noReuse.push(await run(false, NEW_TOKENS, r + 1));
+        const rate = await runPeer(NEW_TOKENS, r + 1);
+        if (rate !== null) peerRates.push(rate);
+        const peerText = peer ? `, llama.cpp ${peerRates[r].toFixed(0)} tok/s` : '';
+        log(`[rollout] round ${r + 1}/${rounds}: prefix reuse ${reuse[r].toFixed(0)} tok/s, no reuse ${noReuse[r].toFixed(0)} tok/s${peerText}`);
+      }
+    } finally {
+      await peer?.close();
     }
-    return { model: label, withReuse: median(reuse), withoutReuse: median(noReuse), peerMissing: peerMissingReason() };
+    const peerOk = peerMissing === null && peerRates.length === rounds;
+    return {
+      model: label,
+      withReuse: median(reuse),
+      withoutReuse: median(noReuse),
+      peer: peerOk ? median(peerRates) : null,
+      peerDescription: peerOk && typeof peerStarted !== 'string' ? peerStarted.description : null,
+      peerMissing,
+    };
   } finally {
     await runtime.release();
   }

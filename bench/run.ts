@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: train-step speed against the PyTorch anchor, the fraction of the machine's GEMM rate a
- * train step achieves, and batched rollout throughput with and without prefix reuse (bench/rollout.ts).
+ * train step achieves, and batched rollout throughput with and without prefix reuse (bench/rollout.ts), against
+ * llama.cpp through node-llama-cpp when it is installed outside the package (bench/peer-llamacpp.ts).
  *
  *   npm run bench [-- --json] [--rounds N] [--steps K] [--shapes llama-ref,default] [--rollout-rounds R]
  *
@@ -605,13 +606,19 @@ async function main(): Promise<void> {
   json.anchor = versions.length ? `pytorch ${[...new Set(versions)].join(',')}` : 'missing';
   if (opts.rolloutRounds > 0) {
     const r = await measureRollout(DEFAULT_MODEL_DIR, THREADS, opts.rolloutRounds, log);
+    const peerText =
+      r.peer === null
+        ? `llama.cpp peer missing: ${r.peerMissing}`
+        : `llama.cpp ${r.peer.toFixed(0)} tok/s, ratio ours/llama.cpp ${(r.withReuse / r.peer).toFixed(2)} ` +
+          `(no reuse ${(r.withoutReuse / r.peer).toFixed(2)}; target >= 2)\n  peer: ${r.peerDescription}`;
     out(
       `\nrollout (${r.model}): prefix reuse ${r.withReuse.toFixed(0)} tok/s, no reuse ${r.withoutReuse.toFixed(0)} tok/s ` +
-        `(median of ${opts.rolloutRounds}); llama.cpp peer missing: ${r.peerMissing}\n`,
+        `(median of ${opts.rolloutRounds}); ${peerText}\n`,
     );
     json.rollout_tokens_per_s = sig(r.withReuse);
     json.rollout_tokens_per_s_no_prefix_reuse = sig(r.withoutReuse);
-    json.rollout_ratio_vs_llamacpp = 'peer missing';
+    json.rollout_ratio_vs_llamacpp = r.peer === null ? 'peer missing' : sig(r.withReuse / r.peer);
+    json.rollout_llamacpp_tokens_per_s = sig(r.peer);
   }
   if (opts.rolloutRounds > 0) {
     const lsp = await measureLspIteration(DEFAULT_MODEL_DIR, THREADS, opts.rolloutRounds);
