@@ -52,7 +52,7 @@ export interface BudgetSpec {
  */
 export const BUDGETS: Record<Budget, BudgetSpec> = {
   tiny: { iterations: 2, N: 2, G: 2, checkpointEvery: 1, grpoPrompts: 16, evalPerFamily: 2, evalMaxTokens: 6, maxTokens: { challenger: 12, solver: 6, judge: 12 } },
-  small: { iterations: 40, N: 8, G: 4, checkpointEvery: 10, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, maxTokens: null },
+  small: { iterations: 80, N: 8, G: 4, checkpointEvery: 10, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, maxTokens: null },
   full: { iterations: 200, N: 8, G: 4, checkpointEvery: 20, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, maxTokens: null },
 };
 
