@@ -2,7 +2,6 @@
  * `selfplay serve`: the batcher (with a fake model), request validation, the HTTP API on a tiny random model in
  * process, and end to end: `selfplay serve` and `selfplay eval --judge openai:` as child processes, where the rerun
  * must be answered from the judgement cache; and `selfplay eval --set world` with its default verifier judge.
- * TODO: switch the model to models/default once it is shipped (issue 6 asks for the default model there).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,6 +22,8 @@ const root = path.join(import.meta.dirname, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfplay-serve-'));
 
 /** A tiny random chat model (world tokenizer, ChatML); long enough a context for the judge's prompts. */
+/** The shipped default model: the judge behind `selfplay serve` and the evaluated model in the end-to-end test. */
+const DEFAULT_MODEL = path.join(import.meta.dirname, '..', 'models', 'default');
 const tinyModel = (seed: number) => writeChatFolder({ seed, config: { max_position_embeddings: 4096 } });
 
 const fakeGen = (row: number[], tag: number): Generation => ({ tokens: [tag, ...row], logprobs: [], finishReason: 'length' });
@@ -184,7 +185,7 @@ function run(args: string[], onStdout?: (text: string) => void) {
 test('end to end: selfplay serve + selfplay eval --judge openai:URL; the rerun is served from the cache', async () => {
   let resolveUrl: (url: string) => void;
   const urlReady = new Promise<string>((r) => (resolveUrl = r));
-  const served = run(['serve', '--model', modelA, '--name', 'judge', '--port', '0', '--threads', '1'], (out) => {
+  const served = run(['serve', '--model', DEFAULT_MODEL, '--name', 'judge', '--port', '0', '--threads', '1'], (out) => {
     const m = /at (http:\/\/\S+)/.exec(out);
     if (m) resolveUrl(m[1]);
   });
@@ -193,7 +194,7 @@ test('end to end: selfplay serve + selfplay eval --judge openai:URL; the rerun i
     const set = path.join(tmp, 'set.jsonl');
     fs.writeFileSync(set, ['Say hello.', 'Name a color.', 'Count to three.'].map((q, i) => JSON.stringify({ instruction: q, subset: i < 2 ? 'easy' : 'hard' })).join('\n'));
     const out = path.join(tmp, 'eval-out');
-    const evalArgs = ['eval', '--model', modelA, '--baseline', modelB, '--set', set, '--judge', `openai:${url}`, '--judge-model', 'judge',
+    const evalArgs = ['eval', '--model', DEFAULT_MODEL, '--baseline', modelB, '--set', set, '--judge', `openai:${url}`, '--judge-model', 'judge',
       '--judge-max-tokens', '4', '--max-tokens', '8', '--out', out, '--threads', '1', '--quiet'];
     const posts = () => served.stderr().split('\n').filter((l) => l.includes('POST /v1/chat/completions 200')).length;
 
