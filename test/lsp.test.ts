@@ -11,6 +11,8 @@ import { Runtime } from '../src/runtime/runtime.ts';
 import { train } from '../src/train/lsp.ts';
 import { readJsonl } from '../src/train/run-folder.ts';
 import { tinyWorldModel } from './helpers/tiny-world-model.ts';
+import { writeChatFolder } from './helpers/chat-folder.ts';
+import { RewardModel } from '../src/model/reward-model.ts';
 
 const model = tinyWorldModel();
 /** A reward with spread on any text (the random tiny model never writes a valid world query). */
@@ -82,4 +84,24 @@ test('lsp non-finite: a NaN reward skips the update (weights untouched, logged) 
   const after = loadModelFolder(path.join(out, 'model')).weights;
   for (const [name, w] of before) assert.ok(w.every((v, i) => v === after.get(name)![i]), `${name} changed`);
   await assert.rejects(train({ ...settings(tmp('nan-stop'), 2, { onNonfinite: 'stop' }), reward: nanReward }), /not finite/);
+});
+
+test('lsp with reward-model:DIR: R is the reward model score of each (query, answer) pair', async () => {
+  const rmDir = writeChatFolder({ seed: 3, config: { architectures: ['LlamaForSequenceClassification'], num_labels: 1, max_position_embeddings: 1024 } });
+  const out = tmp('rm');
+  const runtime = new Runtime({ threads: 1 });
+  const c = resolveConfig(
+    { model, out, iterations: 1, N: 2, G: 2, quiet: true, seed: 3, mode: 'lsp-zero', rewardSource: `reward-model:${rmDir}` },
+    { sampling: { challenger: { maxTokens: 6 }, solver: { maxTokens: 6 } } },
+  );
+  await train(runSettings(c, runtime, 1));
+  const samples = readJsonl(path.join(out, 'samples.jsonl')) as { query: string; answers: { answer: string; reward: number }[] }[];
+  const rm = RewardModel.load(rmDir, runtime);
+  const pairs = samples.flatMap((s) => s.answers.map((a) => ({ prompt: s.query, response: a.answer.trim() })));
+  const want = await rm.score(pairs);
+  const got = samples.flatMap((s) => s.answers.map((a) => a.reward));
+  const diff = Math.max(...want.map((w, i) => Math.abs(w - got[i])));
+  assert.ok(diff <= 1e-6, `loop rewards vs RewardModel.score: max diff ${diff}`);
+  assert.ok(new Set(got).size > 1, 'rewards vary');
+  await runtime.release();
 });
