@@ -33,7 +33,7 @@ const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `lsp-${name}
 
 test('lsp smoke: 2 iterations, every parameter tensor moves, all metrics finite, run folder complete', async () => {
   const out = tmp('smoke');
-  const done = await train(settings(out, 2));
+  const done = await train(settings(out, 2, { evalEvery: 2 }));
   assert.equal(done, path.join(out, 'model'));
   const before = loadModelFolder(model).weights;
   const after = loadModelFolder(done!).weights;
@@ -48,6 +48,8 @@ test('lsp smoke: 2 iterations, every parameter tensor moves, all metrics finite,
     assert.ok((m['sampling/logp_diff'] as number) <= 1e-4, `sampler vs train log-probs differ by ${m['sampling/logp_diff']}`);
   }
   assert.equal(readJsonl(path.join(out, 'samples.jsonl')).length, 2 * 3);
+  assert.equal(metrics[0]['eval/solver_accuracy'], undefined, 'evaluated only every evalEvery iterations');
+  assert.ok((metrics[1]['eval/solver_accuracy'] as number) >= 0, 'evaluated at iteration 2');
   assert.ok(fs.existsSync(path.join(out, 'checkpoints', 'iter-000002', 'optimizer.safetensors')));
 });
 

@@ -134,6 +134,26 @@ export async function solverQuality(model: ChatModel, seed: number, progress?: P
   });
 }
 
+/**
+ * The solver's exact accuracy on a fixed slice of the held-out set: the first `perFamily` items of each family,
+ * spread over its levels (the file lists levels in order, 20 per level). For quick checks during training.
+ */
+export async function solverAccuracySlice(model: ChatModel, perFamily: number, seed: number): Promise<Record<string, number>> {
+  const items = loadEvalSet();
+  const slice = FAMILY_NAMES.flatMap((f) => {
+    const mine = items.filter((it) => it.family === f);
+    const stride = Math.max(1, Math.floor(mine.length / perFamily));
+    return mine.filter((_, i) => i % stride === 0).slice(0, perFamily);
+  });
+  const done = await model.complete(slice.map((it) => it.instruction), { ...GREEDY, maxTokens: 48 }, seed);
+  const correct = slice.map((it, i) => reward(it.instruction, done[i].text.trim()) === 1);
+  const acc = (f?: string) => {
+    const idx = slice.map((it, i) => [it, i] as const).filter(([it]) => !f || it.family === f);
+    return idx.filter(([, i]) => correct[i]).length / idx.length;
+  };
+  return { 'eval/solver_accuracy': acc(), ...Object.fromEntries(FAMILY_NAMES.map((f) => [`eval/solver_accuracy/${f}`, acc(f)])) };
+}
+
 export async function judgeQuality(model: ChatModel, n: number, seed: number): Promise<JudgeQuality> {
   const stream = corpusStream({ seed, roles: { judge: 1 } });
   const examples: TrainingExample[] = Array.from({ length: n }, () => stream.next().value as TrainingExample);

@@ -80,7 +80,7 @@ export const trainConfigSchema = z.strictObject({
   // the run
   seed: z.number().int().min(0).default(1).describe('seeds sampling; every iteration derives its randomness from (seed, iteration), so resume is exact'),
   checkpointEvery: z.number().int().positive().default(10).describe('iterations between checkpoints (the last iteration always checkpoints)'),
-  evalEvery: z.number().int().min(0).default(0).describe('iterations between evaluations (0 = off: evaluation costs several iterations; run `selfplay eval` after)'),
+  evalEvery: z.number().int().min(0).default(0).describe('iterations between quick evaluations in the world (solver greedy accuracy on 10 held-out items per family, logged as eval/*); 0 = off'),
   out: z.string().min(1).nullable().default(null).describe('run folder; null: runs/<mode>-<UTC timestamp>'),
   onNonfinite: z.enum(['skip', 'stop']).default('skip').describe('a NaN/Inf loss or gradient skips the update (weights untouched) and continues, or stops the run'),
   quiet: z.boolean().default(false).describe('log lines instead of a progress bar'),

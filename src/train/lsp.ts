@@ -20,6 +20,7 @@ import { Progress } from '../util/progress.ts';
 import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
 import { type IterationSettings, runIteration } from './lsp-iteration.ts';
 import { JsonlLog } from './run-folder.ts';
+import { solverAccuracySlice } from '../eval/world-quality.ts';
 
 export interface RunSettings extends IterationSettings {
   model: string;
@@ -28,6 +29,8 @@ export interface RunSettings extends IterationSettings {
   gradClip: number;
   lora: LoraConfig | null;
   checkpointEvery: number;
+  /** Every this many iterations (0 = never), the solver's greedy accuracy on 10 held-out items per family. */
+  evalEvery: number;
   onNonfinite: 'skip' | 'stop';
   out: string;
   quiet: boolean;
@@ -134,6 +137,9 @@ export async function train(s: RunSettings): Promise<string | null> {
       const models = { policy: run.policy, reference: run.reference, optimizer: run.optimizer, reward };
       const result = await runIteration(s, models, iteration);
       iteration++;
+      if (s.evalEvery > 0 && s.tasks === 'world' && iteration % s.evalEvery === 0) {
+        Object.assign(result.metrics, await solverAccuracySlice(run.policy, 10, s.seed));
+      }
       metrics.append({ iteration, ...result.metrics });
       for (const sample of result.samples) samples.append({ iteration, ...sample });
       if (!result.updated && s.onNonfinite === 'stop') {
