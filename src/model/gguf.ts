@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { ModelFormatError } from '../errors.ts';
 import { expectedParamShapes, type LlamaConfig } from './config.ts';
 import { f32BitsToF16Bits } from './safetensors.ts';
+import { brief } from '../util/brief.ts';
 
 /** Architectures llama.cpp knows, as written to `general.architecture`. */
 export type GgufArchitecture = 'llama' | 'qwen2';
@@ -283,15 +284,6 @@ function readJson(file: string): unknown {
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isTokenId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-
-/** An untrusted JSON value for an error message: short, and never JSON.stringify of a deep value (stack overflow). */
-function brief(v: unknown): string {
-  if (Array.isArray(v) && v.length <= 4 && v.every((x) => typeof x !== 'object' || x === null)) return JSON.stringify(v);
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (isObject(v)) return 'an object';
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 60)}...` : s;
-}
 
 /** llama.cpp token types. */
 const TOKEN_TYPE = { NORMAL: 1, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5 } as const;

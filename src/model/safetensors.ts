@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ModelFormatError } from '../errors.ts';
+import { brief } from '../util/brief.ts';
 
 /** Element types this module understands. */
 export type StDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'F64' | 'U8' | 'I8' | 'BOOL';
@@ -397,11 +398,3 @@ function writeAtomic(file: string, chunks: Uint8Array[]): void {
   }
 }
 
-/** An untrusted header value for an error message: short, never JSON.stringify of a deep value (stack overflow). */
-function brief(v: unknown): string {
-  if (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x !== 'object' || x === null)) return JSON.stringify(v);
-  if (Array.isArray(v)) return `an array of ${v.length} elements`;
-  if (v !== null && typeof v === 'object') return 'an object';
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 80 ? `${s.slice(0, 80)}...` : s;
-}

@@ -1,0 +1,11 @@
+/**
+ * A short, safe rendering of an untrusted value for an error message: small scalar arrays in full, anything
+ * nested or long summarised, strings cut at 80 characters. Never recurses into the value.
+ */
+export function brief(v: unknown): string {
+  if (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x !== 'object' || x === null)) return JSON.stringify(v);
+  if (Array.isArray(v)) return `an array of ${v.length} elements`;
+  if (v !== null && typeof v === 'object') return 'an object';
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 80)}...` : s;
+}
