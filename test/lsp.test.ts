@@ -107,3 +107,20 @@ test('lsp with reward-model:DIR: R is the reward model score of each (query, ans
   assert.ok(new Set(got).size > 1, 'rewards vary');
   await runtime.release();
 });
+
+test('lsp with LoRA: only the adapters train; checkpoints carry the adapter; the final model is the merge', async () => {
+  const out = tmp('lora');
+  const lora = { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj'] as ('q_proj' | 'v_proj')[] };
+  const done = await train(settings(out, 2, { lora }));
+  const ckpt = path.join(out, 'checkpoints', 'iter-000002');
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'model.safetensors']) {
+    assert.ok(fs.existsSync(path.join(ckpt, f)), `checkpoint has ${f}`);
+  }
+  const base = loadModelFolder(model).weights;
+  const ckptBase = loadModelFolder(ckpt).weights;
+  for (const [name, w] of base) assert.ok(w.every((v, i) => v === ckptBase.get(name)![i]), `checkpoint base ${name} changed`);
+  const merged = loadModelFolder(done!).weights;
+  const moved = [...base].filter(([name, w]) => w.some((v, i) => v !== merged.get(name)![i])).map(([n]) => n.split('.').slice(-2, -1)[0]);
+  assert.deepEqual([...new Set(moved)].sort(), ['q_proj', 'v_proj'], 'only adapted projections differ after the merge');
+  assert.ok(fs.existsSync(path.join(out, 'adapter', 'adapter_config.json')));
+});

@@ -26,6 +26,8 @@ export interface SaveModelOptions {
   generationConfig?: Record<string, unknown>;
   /** Split the weights into shards of at most this many bytes (a larger single tensor gets a shard of its own). */
   maxShardBytes?: number;
+  /** Writes more files into the temporary folder before it is renamed into place (checkpoints: optimizer state). */
+  extraFiles?: (tmpDir: string) => void;
 }
 
 /** Files copied from `tokenizerFrom` when present. */
@@ -190,6 +192,7 @@ function writeFolderContents(dir: string, cfg: LlamaConfig, shapes: Map<string, 
     }
   }
   writeWeights(dir, opts, shapes);
+  opts.extraFiles?.(dir);
 }
 
 /**

@@ -1,13 +1,15 @@
 /**
  * Checkpoints: a folder with the model (HF layout: config.json + model.safetensors, tokenizer files copied), the
  * optimizer state (optimizer.safetensors: first and second moments) and state.json (step, RNG state, run info).
- * Written into a temporary folder and renamed into place, so a crash never leaves a half-written checkpoint.
+ * Written into a temporary folder and renamed into place (saveModelFolder), so a crash never leaves a half-written
+ * checkpoint.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ModelFormatError } from '../errors.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import type { AdamWState } from '../optim/adamw.ts';
+import { saveModelFolder } from '../model/save.ts';
 
 export interface CheckpointState {
   step: number;
@@ -18,39 +20,33 @@ export interface CheckpointState {
 
 export interface CheckpointContents {
   /** The HF config.json object to write. */
-  config: object;
+  config: Record<string, unknown>;
   weights: Map<string, Float32Array>;
-  shapes: Map<string, number[]>;
   optimizer: AdamWState;
   state: CheckpointState;
-  /** Files copied verbatim into the folder (e.g. tokenizer.json), by destination name. */
-  files?: Record<string, string>;
+  /** Folder whose tokenizer files are copied in, so the checkpoint loads as a chat model. */
+  tokenizerFrom?: string;
+  /** More files for the same atomic folder (e.g. a LoRA adapter). */
+  extraFiles?: (tmpDir: string) => void;
 }
 
 const writeJson = (file: string, value: unknown) => fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 
-/** Writes a checkpoint folder atomically (temp folder, then rename; an existing folder is replaced). */
+/** Writes a checkpoint folder atomically: an HF model folder (saveModelFolder) plus optimizer.safetensors and state.json. */
 export function saveCheckpoint(dir: string, c: CheckpointContents): void {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  fs.mkdirSync(tmp, { recursive: true });
-  try {
-    writeJson(path.join(tmp, 'config.json'), c.config);
-    const tensors = new Map([...c.weights].map(([name, data]) => [name, { shape: c.shapes.get(name)!, data }]));
-    writeSafetensors(path.join(tmp, 'model.safetensors'), tensors);
-    const moments = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, m] of c.optimizer.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
-    for (const [name, v] of c.optimizer.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
-    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
-    writeJson(path.join(tmp, 'state.json'), { ...c.state, optimizerStep: c.optimizer.step });
-    for (const [name, src] of Object.entries(c.files ?? {})) fs.copyFileSync(src, path.join(tmp, name));
-    const old = `${dir}.old-${process.pid}-${Date.now()}`;
-    if (fs.existsSync(dir)) fs.renameSync(dir, old);
-    fs.renameSync(tmp, dir);
-    fs.rmSync(old, { recursive: true, force: true });
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  saveModelFolder(dir, {
+    config: c.config,
+    weights: c.weights,
+    tokenizerFrom: c.tokenizerFrom,
+    extraFiles: (tmp) => {
+      const moments = new Map<string, { shape: number[]; data: Float32Array }>();
+      for (const [name, m] of c.optimizer.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
+      for (const [name, v] of c.optimizer.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
+      writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
+      writeJson(path.join(tmp, 'state.json'), { ...c.state, optimizerStep: c.optimizer.step });
+      c.extraFiles?.(tmp);
+    },
+  });
 }
 
 /** Reads the optimizer state and trainer state of a checkpoint folder (the model loads as any HF folder). */

@@ -9,7 +9,6 @@ import path from 'node:path';
 import { InputError, SelfplayError } from '../errors.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { type RewardSource, verifierReward } from '../game/rollout.ts';
-import { expectedParamShapes } from '../model/config.ts';
 import { ModelEngine } from '../model/engine.ts';
 import { initLora, type LoraConfig, loraShapes, mergeLora, saveLoraAdapter, loadLoraAdapter } from '../model/lora.ts';
 import { loadModelFolder } from '../model/modelfolder.ts';
@@ -75,24 +74,19 @@ function trainedWeights(policy: ChatModel, lora: LoraConfig | null): Map<string,
   return new Map([...policy.engine.weights].filter(([n]) => names.has(n)));
 }
 
-function tokenizerFiles(dir: string): Record<string, string> {
-  const names = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json'];
-  return Object.fromEntries(names.filter((n) => fs.existsSync(path.join(dir, n))).map((n) => [n, path.join(dir, n)]));
-}
-
 function checkpoint(s: RunSettings, run: Loaded, iteration: number): void {
   const dir = path.join(s.out, 'checkpoints', checkpointName(iteration));
   const cfg = run.policy.engine.cfg;
   const base = s.lora ? run.reference.folder.weights : run.policy.engine.weights;
+  const lora = s.lora;
   saveCheckpoint(dir, {
     config: run.reference.folder.rawConfig,
     weights: base,
-    shapes: expectedParamShapes(cfg),
     optimizer: run.optimizer.state,
     state: { step: iteration, rngState: s.seed, extra: { model: s.model } },
-    files: tokenizerFiles(s.model),
+    tokenizerFrom: s.model,
+    extraFiles: lora ? (tmp) => saveLoraAdapter(tmp, lora, trainedWeights(run.policy, lora), cfg, s.model) : undefined,
   });
-  if (s.lora) saveLoraAdapter(dir, s.lora, trainedWeights(run.policy, s.lora), cfg, s.model);
   const root = path.join(s.out, 'checkpoints');
   const names = fs.readdirSync(root).filter((n) => /^iter-\d+$/.test(n)).sort();
   for (const old of names.slice(0, -2)) fs.rmSync(path.join(root, old), { recursive: true, force: true });

@@ -192,10 +192,9 @@ function checkpoint(o: PretrainOptions, run: RunState): void {
   saveCheckpoint(dir, {
     config: run.rawConfig,
     weights: run.engine.weights,
-    shapes: expectedParamShapes(run.engine.cfg),
     optimizer: run.optimizer.state,
     state: { step: run.step, rngState: o.seed, extra: { ...run.extra, options: o } },
-    files: Object.fromEntries(fs.readdirSync(run.tokenizerDir).map((f) => [f, path.join(run.tokenizerDir, f)])),
+    tokenizerFrom: run.tokenizerDir,
   });
   const root = path.join(o.out, 'checkpoints');
   const names = fs.readdirSync(root).filter((n) => /^iter-\d+$/.test(n)).sort();
