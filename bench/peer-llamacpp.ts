@@ -9,13 +9,17 @@
  * like) is used as is, never built or downloaded (`build: "never"`). Otherwise the peer is "missing", with why.
  *
  * The weights go through our GGUF writer (src/model/gguf.ts, what `selfplay export` runs) into a temporary file:
- * f32 by default, so llama.cpp multiplies exactly the numbers we do (SELFPLAY_BENCH_PEER_DTYPE=f16 for f16). The
+ * f16 by default, the exporter's default and llama.cpp's faster choice here (on models/default, 2026-11-25: 915
+ * tok/s vs 704 for f32); SELFPLAY_BENCH_PEER_DTYPE=f32 gives llama.cpp exactly the numbers we multiply. The
  * work is defined in token ids and is fed to llama.cpp as ids, so the GGUF carries a stand-in byte-level BPE
  * vocabulary of the model's size (node-llama-cpp will not load a vocabulary-less GGUF, and the model's own
  * tokenizer plays no part in the work).
  *
- * One context with one sequence per row (CPU, `threads` threads, no GPU), rows generating concurrently so that
- * node-llama-cpp puts one token of every row into each llama.cpp batch. The shared prompt (all but its last
+ * One context with one sequence per row (CPU, no GPU), rows generating concurrently so that node-llama-cpp puts
+ * one token of every row into each llama.cpp batch. Thread count (`threads` or 1) and flash attention (off or on)
+ * are llama.cpp's fastest on a short calibration run: on this 2-core VM a 2-thread llama.cpp decode of this small
+ * model spends most of its time synchronising threads (~10x slower per token than 1 thread, measured), and the
+ * peer should be measured at its best within the same cores. The shared prompt (all but its last
  * token) is prefilled once on the first sequence and its KV cache copied to the others (llama.cpp's
  * llama_memory_seq_cp, through node-llama-cpp's internal `_copyStateFromOtherSequence`, which its own
  * LlamaDecisionContext uses); without that method every row prefills the whole prompt, and the description says
@@ -68,6 +72,9 @@ export interface PeerOptions {
   rows: number;
   /** Longest prompt + new tokens a row will hold. */
   maxTokens: number;
+  /** The shared prompt, for the calibration runs. */
+  prompt: readonly number[];
+  log?: (line: string) => void;
 }
 
 export interface Peer {
@@ -122,7 +129,7 @@ function writeStandInTokenizer(dir: string, vocabSize: number): void {
 export async function startPeer(opts: PeerOptions): Promise<Peer | string> {
   const found = locate();
   if ('missing' in found) return found.missing;
-  const dtype = process.env.SELFPLAY_BENCH_PEER_DTYPE || 'f32';
+  const dtype = process.env.SELFPLAY_BENCH_PEER_DTYPE || 'f16';
   if (dtype !== 'f32' && dtype !== 'f16') return `SELFPLAY_BENCH_PEER_DTYPE must be f32 or f16, got ${JSON.stringify(dtype)}`;
   const pkgDir = path.join(found.dir, 'node_modules', 'node-llama-cpp');
   let version = '?';
@@ -135,70 +142,102 @@ export async function startPeer(opts: PeerOptions): Promise<Peer | string> {
     return `node-llama-cpp in ${pkgDir} does not load: ${(e as Error).message.split('\n')[0]}`;
   }
 
+  opts.log?.(`[rollout] llama.cpp peer: node-llama-cpp ${version} from ${pkgDir}; writing the GGUF, loading, calibrating`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'selfplay-bench-peer-'));
   let llama: NlcLlama | undefined;
   let model: NlcModel | undefined;
-  let context: NlcContext | undefined;
+  let setup: Setup | undefined;
   const close = async () => {
-    await context?.dispose().catch(() => {});
+    await setup?.context.dispose().catch(() => {});
+    setup = undefined;
     await model?.dispose().catch(() => {});
     await llama?.dispose().catch(() => {});
     fs.rmSync(tmp, { recursive: true, force: true });
   };
+  let trials: string[] = [];
   try {
     writeStandInTokenizer(tmp, opts.cfg.vocabSize);
     const gguf = path.join(tmp, 'model.gguf');
     writeGguf(gguf, { cfg: opts.cfg, weights: opts.weights, tokenizerDir: tmp, dtype, name: 'bench-rollout' });
-    llama = await nlc.getLlama({
-      build: 'never',
-      gpu: false,
-      maxThreads: opts.threads,
-      logLevel: nlc.LlamaLogLevel.error,
-      progressLogs: false,
-    });
+    llama = await nlc.getLlama({ build: 'never', gpu: false, maxThreads: opts.threads, logLevel: nlc.LlamaLogLevel.error, progressLogs: false });
     model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });
+    const m = model;
     const contextSize = Math.ceil(opts.maxTokens / 256) * 256;
-    context = await model.createContext({ sequences: opts.rows, contextSize, batchSize: Math.max(512, opts.rows), threads: opts.threads });
+    // Calibration: llama.cpp's best of {opts.threads, 1} threads x flash attention {off, on} on a short run (on a
+    // small model, per-op thread synchronisation can cost more than a second thread gains).
+    const threadCounts = [...new Set([opts.threads, 1])];
+    let best: { setup: Setup; rate: number } | undefined;
+    const results: string[] = [];
+    for (const threads of threadCounts) {
+      for (const flashAttention of [false, true]) {
+        const context = await m.createContext({ sequences: opts.rows, contextSize, batchSize: Math.max(512, opts.rows), threads, flashAttention });
+        const candidate: Setup = { threads, flashAttention, context, seqs: Array.from({ length: opts.rows }, () => context.getSequence()) };
+        await generate(candidate, opts.prompt, 4, 0, opts.rows); // first-use costs
+        const rate = await generate(candidate, opts.prompt, CALIBRATION_TOKENS, 1, opts.rows);
+        results.push(`${threads} thread${threads > 1 ? 's' : ''}, flash attention ${flashAttention ? 'on' : 'off'}: ${rate.toFixed(0)} tok/s`);
+        if (!best || rate > best.rate) {
+          await best?.setup.context.dispose();
+          best = { setup: candidate, rate };
+        } else await context.dispose();
+      }
+    }
+    setup = best!.setup;
+    trials = results;
   } catch (e) {
     await close();
-    return `node-llama-cpp ${version} could not load llama.cpp or the model: ${(e as Error).message.split('\n')[0]}`;
+    return `node-llama-cpp ${version} could not run llama.cpp on the model: ${(e as Error).message.split('\n')[0]}`;
   }
-  const ctx = context;
-  const seqs = Array.from({ length: opts.rows }, () => ctx.getSequence());
-  const canCopy = typeof seqs[0]._copyStateFromOtherSequence === 'function';
+  const chosen = setup;
+  const canCopy = typeof chosen.seqs[0]._copyStateFromOtherSequence === 'function';
   const description =
-    `node-llama-cpp ${version}, ${dtype} GGUF from our writer, CPU ${opts.threads} threads, ${opts.rows} sequences in one context generating concurrently, ` +
+    `node-llama-cpp ${version}, ${dtype} GGUF from our writer, CPU, ${chosen.threads} thread${chosen.threads > 1 ? 's' : ''}, ` +
+    `flash attention ${chosen.flashAttention ? 'on' : 'off'} (fastest in calibration, ${CALIBRATION_TOKENS} new tokens per row: ${trials.join('; ')}), ` +
+    `${opts.rows} sequences in one context generating concurrently, ` +
     (canCopy ? 'shared prompt prefilled once and its KV cache copied to every sequence' : 'every sequence prefills the whole prompt (no prefix copy in this version)') +
     ', temperature 1 (full vocabulary), end-of-generation ignored';
-
   return {
     description,
-    async run(prompt, newTokens, seed) {
-      for (const s of seqs) await s.clearHistory();
-      const head = prompt.slice(0, -1);
-      const last = prompt[prompt.length - 1];
-      const t0 = performance.now();
-      let starts: number[][] = seqs.map(() => [...prompt]);
-      if (canCopy && head.length > 0) {
-        await seqs[0].evaluateWithoutGeneratingNewTokens(head);
-        for (const s of seqs.slice(1)) {
-          if (!(await s._copyStateFromOtherSequence!(seqs[0], head.length))) throw new Error('copying the prompt KV cache between sequences failed');
-        }
-        starts = seqs.map(() => [last]);
-      }
-      const counts = await Promise.all(
-        seqs.map(async (s, i) => {
-          let n = 0;
-          const options = { temperature: 1, topK: 0, topP: 1, minP: 0, seed: seed * opts.rows + i + 1, yieldEogToken: true };
-          for await (const _token of s.evaluate(starts[i], options)) if (++n >= newTokens) break;
-          return n;
-        }),
-      );
-      const seconds = (performance.now() - t0) / 1000;
-      const total = counts.reduce((a, b) => a + b, 0);
-      if (total !== opts.rows * newTokens) throw new Error(`generated ${total} tokens, expected ${opts.rows} x ${newTokens}`);
-      return total / seconds;
-    },
+    run: (prompt, newTokens, seed) => generate(chosen, prompt, newTokens, seed, opts.rows),
     close,
   };
+}
+
+/** New tokens per row of each calibration run. */
+const CALIBRATION_TOKENS = 16;
+
+/** One llama.cpp configuration: a context with one sequence per row. */
+interface Setup {
+  threads: number;
+  flashAttention: boolean;
+  context: NlcContext;
+  seqs: NlcSequence[];
+}
+
+/** Generates `newTokens` on every sequence from `prompt`; returns generated tokens per second, prefill included. */
+async function generate(setup: Setup, prompt: readonly number[], newTokens: number, seed: number, rows: number): Promise<number> {
+  const { seqs } = setup;
+  for (const s of seqs) await s.clearHistory();
+  const head = prompt.slice(0, -1);
+  const canCopy = typeof seqs[0]._copyStateFromOtherSequence === 'function' && head.length > 0;
+  const t0 = performance.now();
+  let starts: number[][] = seqs.map(() => [...prompt]);
+  if (canCopy) {
+    await seqs[0].evaluateWithoutGeneratingNewTokens(head);
+    for (const s of seqs.slice(1)) {
+      if (!(await s._copyStateFromOtherSequence!(seqs[0], head.length))) throw new Error('copying the prompt KV cache between sequences failed');
+    }
+    starts = seqs.map(() => [prompt[prompt.length - 1]]);
+  }
+  const counts = await Promise.all(
+    seqs.map(async (s, i) => {
+      let n = 0;
+      const options = { temperature: 1, topK: 0, topP: 1, minP: 0, seed: seed * rows + i + 1, yieldEogToken: true };
+      for await (const _token of s.evaluate(starts[i], options)) if (++n >= newTokens) break;
+      return n;
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total !== rows * newTokens) throw new Error(`generated ${total} tokens, expected ${rows} x ${newTokens}`);
+  return total / seconds;
 }

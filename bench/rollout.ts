@@ -103,7 +103,7 @@ export async function measureRollout(defaultDir: string, threads: number, rounds
     await run(false, WARMUP_TOKENS, 0);
     let peer: Peer | undefined;
     let peerMissing: string | null = null;
-    const peerStarted = await startPeer({ cfg, weights, threads, rows: ROWS, maxTokens: PROMPT_TOKENS + NEW_TOKENS });
+    const peerStarted = await startPeer({ cfg, weights, threads, rows: ROWS, maxTokens: PROMPT_TOKENS + NEW_TOKENS, prompt: shared, log });
     if (typeof peerStarted === 'string') peerMissing = peerStarted;
     else peer = peerStarted;
     /** One peer run; a failure drops the peer (reason in peerMissing) instead of failing the bench. */
@@ -122,8 +122,7 @@ export async function measureRollout(defaultDir: string, threads: number, rounds
     const noReuse: number[] = [];
     const peerRates: number[] = [];
     try {
-      if (peer) log(`[rollout] llama.cpp peer: ${peer.description}; warming up`);
-      await runPeer(WARMUP_TOKENS, 0);
+      if (peer) log(`[rollout] llama.cpp peer: ${peer.description}`);
       for (let r = 0; r < rounds; r++) {
         reuse.push(await run(true, NEW_TOKENS, r + 1));
         noReuse.push(await run(false, NEW_TOKENS, r + 1));
