@@ -24,8 +24,9 @@ export interface RuntimeOptions {
   /** Let idle ORT threads spin; faster back-to-back runs, but competes with Node for cores. */
   spinning?: boolean;
   /**
-   * Keep each session's CPU memory arena (fast reuse of its peak activations). A long job that compiles many
-   * shapes should turn it off: every arena keeps its peak for the session's lifetime.
+   * Keep each session's CPU memory arena (reuse of its peak activations). Off by default: every arena keeps its
+   * peak for the session's lifetime, and a training run compiles dozens of shapes (an LSP experiment reached 24 GB
+   * and was killed by the kernel with arenas on).
    */
   memoryArena?: boolean;
   /** Cached sessions beyond this many are released, least recently used first. */
@@ -97,8 +98,8 @@ export class Runtime {
       executionProvider: options.executionProvider ?? 'cpu',
       optimization: options.optimization ?? 'all',
       spinning: options.spinning ?? false,
-      memoryArena: options.memoryArena ?? true,
-      maxSessions: options.maxSessions ?? 64,
+      memoryArena: options.memoryArena ?? false,
+      maxSessions: options.maxSessions ?? 48,
     };
   }
 
