@@ -55,6 +55,23 @@ test('pretrain resume: 3 steps, stop, resume 3 more equals 6 straight (same batc
   assert.ok(maxW <= 1e-5, `weights differ after resume, max diff ${maxW}`);
 });
 
+test('pretrain --init: the run starts from the given folder (weights and tokenizer), not from a fresh init', async () => {
+  const a = fs.mkdtempSync(path.join(os.tmpdir(), 'pretrain-init-a-'));
+  const b = fs.mkdtempSync(path.join(os.tmpdir(), 'pretrain-init-b-'));
+  const base = (await pretrain(tiny(a, 5)))!;
+  // learning rate 0 (weight decay scales with it): the continued model must equal the one it started from
+  const continued = (await pretrain({ ...tiny(b, 3), init: base, solverOnlySteps: 0, lr: 0, seed: 2 }))!;
+  const wa = loadModelFolder(base).weights;
+  const wb = loadModelFolder(continued).weights;
+  let maxW = 0;
+  for (const [name, x] of wa) x.forEach((v, i) => (maxW = Math.max(maxW, Math.abs(v - wb.get(name)![i]))));
+  assert.equal(maxW, 0, `continued weights differ from the init's, max diff ${maxW}`);
+  assert.equal(fs.readFileSync(path.join(continued, 'tokenizer.json'), 'utf8'), fs.readFileSync(path.join(base, 'tokenizer.json'), 'utf8'));
+  const log = losses(b);
+  assert.equal(log.length, 3);
+  assert.ok(log.every((l) => Number.isFinite(l.loss)), 'finite losses');
+});
+
 test('pretrain batches: challenger rows share one Box 1 prompt as prefix, judge rows the Box 3 head; solver first', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pretrain-tok-'));
   // a tokenizer from a 1-step run is the quickest way to get the real one

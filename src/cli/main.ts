@@ -92,11 +92,12 @@ function program(): Command {
     .action(async (opts) => serveCommand(opts));
   cli
     .command('pretrain')
-    .description('Train the embedded world model from scratch (challenger, solver and judge roles); resumable.')
-    .option('--seed <n>', 'seed of the corpus, the tokenizer and the initial weights (default 1)', (v) => parsePositiveInt(v, '--seed'))
+    .description('Train the embedded world model from scratch, or continue one with --init (challenger, solver and judge roles); resumable.')
+    .option('--seed <n>', 'seed of the corpus, the tokenizer and the initial weights (default 1; 2 with --init)', (v) => parsePositiveInt(v, '--seed'))
+    .option('--init <dir>', 'continue this world model folder on the current world (its weights and tokenizer, a fresh optimizer, 4000 steps at lr 3e-4, judge-heavier mix)')
     .option('--out <dir>', 'run folder: tokenizer/, checkpoints/, log.jsonl, and model/ at the end (default runs/pretrain-seed<seed>)')
     .option('--resume <dir>', 'continue the run in <dir> from its newest checkpoint, with its saved options')
-    .option('--steps <n>', 'total optimizer steps (default 6000)', (v) => parsePositiveInt(v, '--steps'))
+    .option('--steps <n>', 'total optimizer steps (default 6000; 4000 with --init)', (v) => parsePositiveInt(v, '--steps'))
     .option('--max-steps <n>', 'stop after this many steps in this process (resumable later)', (v) => parsePositiveInt(v, '--max-steps'))
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of a progress bar')

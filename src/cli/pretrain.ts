@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
-import { PRETRAIN_DEFAULTS, pretrain, type PretrainOptions } from '../train/pretrain.ts';
+import { CONTINUE_DEFAULTS, PRETRAIN_DEFAULTS, pretrain, type PretrainOptions } from '../train/pretrain.ts';
 
 export interface PretrainFlags {
   seed?: number;
@@ -12,6 +12,7 @@ export interface PretrainFlags {
   threads?: number;
   quiet?: boolean;
   maxSteps?: number;
+  init?: string;
 }
 
 /** The options a resumed run was started with (saved in every checkpoint), so a resume cannot change the plan. */
@@ -32,11 +33,14 @@ export async function pretrainCommand(flags: PretrainFlags): Promise<void> {
   if (flags.resume && flags.out && path.resolve(flags.resume) !== path.resolve(flags.out)) {
     throw new InputError('--resume and --out name different folders; a resumed run continues in its own folder');
   }
-  const out = flags.resume ?? flags.out ?? `runs/pretrain-seed${flags.seed ?? PRETRAIN_DEFAULTS.seed}`;
+  if (flags.resume && flags.init) throw new InputError('--resume and --init conflict: a resumed run already knows where it started');
+  if (flags.init && !fs.existsSync(path.join(flags.init, 'config.json'))) throw new InputError(`--init ${flags.init}: no config.json there; give a model folder`);
+  const fresh = flags.init ? { ...CONTINUE_DEFAULTS, init: flags.init } : PRETRAIN_DEFAULTS;
+  const out = flags.resume ?? flags.out ?? `runs/pretrain-seed${flags.seed ?? fresh.seed}`;
   if (!flags.resume && fs.existsSync(path.join(out, 'checkpoints'))) {
     throw new InputError(`${out} already holds a pretraining run; continue it with --resume ${out}, or choose another --out`);
   }
-  const base = flags.resume ? { ...PRETRAIN_DEFAULTS, ...savedOptions(flags.resume) } : PRETRAIN_DEFAULTS;
+  const base = flags.resume ? { ...PRETRAIN_DEFAULTS, ...savedOptions(flags.resume) } : fresh;
   const opts: PretrainOptions = {
     ...base,
     out,
@@ -46,7 +50,8 @@ export async function pretrainCommand(flags: PretrainFlags): Promise<void> {
     quiet: flags.quiet,
     maxStepsThisRun: flags.maxSteps,
   };
-  process.stderr.write(`pretraining into ${out} (${opts.steps} steps, seed ${opts.seed}); Ctrl-C saves a checkpoint, --resume ${out} continues\n`);
+  const from = opts.init ? `, continuing ${opts.init}` : '';
+  process.stderr.write(`pretraining into ${out} (${opts.steps} steps, seed ${opts.seed}${from}); Ctrl-C saves a checkpoint, --resume ${out} continues\n`);
   const model = await pretrain(opts);
   if (model) process.stderr.write(`done: the model is in ${model}\nquality: npx selfplay eval --model ${model} --world-quality\n`);
   else process.stderr.write(`stopped; continue with: npx selfplay pretrain --resume ${out}\n`);

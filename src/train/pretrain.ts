@@ -61,6 +61,11 @@ export interface PretrainOptions {
   quiet?: boolean;
   /** Stop after this many steps in this process (the run stays resumable); for smoke tests and time slicing. */
   maxStepsThisRun?: number;
+  /**
+   * Continue from this world model folder (its weights and tokenizer; a fresh optimizer) instead of a random
+   * initialisation; `model` is then ignored. For a world change after a model has shipped.
+   */
+  init?: string;
 }
 
 export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
@@ -79,6 +84,22 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   model: { hiddenSize: 256, intermediateSize: 688, numLayers: 6, numHeads: 8, numKvHeads: 4 },
   checkpointEvery: 200,
   saveDtype: 'float16',
+};
+
+/**
+ * Continued pretraining (`--init DIR`): the model already plays its roles, so no solver-only phase, a lower peak
+ * learning rate, and more judge steps (telling valid from invalid instructions is what LSP's self-reward needs).
+ */
+export const CONTINUE_DEFAULTS: Omit<PretrainOptions, 'out'> = {
+  ...PRETRAIN_DEFAULTS,
+  seed: 2,
+  steps: 4000,
+  solverOnlySteps: 0,
+  mix: { solver: 0.35, challenger: 0.25, judge: 0.4 },
+  batchSize: { solver: 48, challenger: 16, judge: 12 },
+  later: undefined,
+  lr: 3e-4,
+  warmupSteps: 50,
 };
 
 /** Linear warmup, then cosine from lr down to lr * minLrFraction at the last step. */
@@ -180,11 +201,25 @@ async function startOrResume(o: PretrainOptions, runtime: Runtime): Promise<RunS
     return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig: folder.rawConfig, step: s.step, extra };
   }
   fs.mkdirSync(o.out, { recursive: true });
+  if (o.init) return startFromModel(o.init, tokenizerDir, runtime, optimizer);
   const tok = makeWorldTokenizer(tokenizerDir);
   const rawConfig = worldModelConfig(o.model, tok);
   const cfg = parseModelConfig(rawConfig, path.join(o.out, 'config.json'));
   const engine = new ModelEngine(cfg, initWeights(cfg, o.seed), runtime);
   return { engine, optimizer, tok, tokenizerDir, rawConfig, step: 0, extra: { tokens: 0, lossTokens: 0, seconds: 0 } };
+}
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
+
+/** A run that starts from an existing world model: its weights (float32 from here on) and a copy of its tokenizer. */
+function startFromModel(dir: string, tokenizerDir: string, runtime: Runtime, optimizer: AdamW): RunState {
+  const folder = loadModelFolder(dir);
+  if (!folder.tokenizer) throw new InputError(`--init ${dir}: no tokenizer.json; a world model folder has its tokenizer`);
+  fs.mkdirSync(tokenizerDir, { recursive: true });
+  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(dir, f))) fs.copyFileSync(path.join(dir, f), path.join(tokenizerDir, f));
+  const engine = new ModelEngine(folder.cfg, folder.weights, runtime);
+  const rawConfig = { ...folder.rawConfig, torch_dtype: 'float32' };
+  return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig, step: 0, extra: { tokens: 0, lossTokens: 0, seconds: 0 } };
 }
 
 function checkpoint(o: PretrainOptions, run: RunState): void {
