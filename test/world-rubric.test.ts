@@ -18,7 +18,7 @@ test('rubric: hand-made invalid instructions total at most 2, whatever the respo
     ['Sort in ascending order: 3, 1', '1 3', 2], // out of range: too few numbers
     ['What is lokem plus 12?', '12', 2],
     ["'Repeat the word lo 3 times.'", 'lo lo lo', 2],
-    ['Reverse the word: lokemabitulokemabit', 'tibamekolutibamekol', 2], // 19 letters: above level 6
+    ['Reverse the word: lokemabitulokem', 'mekolutibamekol', 2],
     ['reverse the letters of a word', 'drow', 1],
   ];
   for (const [q, r, total] of cases) {
@@ -43,8 +43,8 @@ test('rubric: valid instruction with the exact answer totals 7; wrong answers la
     ['Sort in ascending order: 12, 7, 40', '7, 12, 40', [1, 1, 1, 0, 0, 0, 0]],
     ['Count the letter a in bababa.', '2', [1, 1, 1, 1, 0, 1, 0]],
     ['Repeat the word lo 3 times.', 'lo lo', [1, 1, 1, 1, 0, 1, 0]],
-    ['Write in capital letters: lokem abitu', 'lokem abitu', [1, 1, 1, 0, 0, 0, 0]],
-    ['Write in capital letters: lokem abitu', 'LOKEM ABITU LOKEM ABITU LOKEM', [1, 1, 1, 0, 0, 0, 0]], // format right, too long
+    ['Write in capital letters: lokem', 'lokem', [1, 1, 1, 0, 0, 0, 0]],
+    ['Write in capital letters: lokem', 'LOKEM LOKEM LOKEM', [1, 1, 1, 0, 0, 0, 0]], // format right, too long
   ];
   for (const [q, r, criteria] of between) {
     const res = rubric(q, r);

@@ -9,7 +9,7 @@
  *   responses are correct, partly right, wrong, off-format, empty or echoes.
  *
  * No example contains an instance of the held-out evaluation set (`exclude`, by default the keys of
- * data/world-eval-v2.jsonl).
+ * data/world-eval-v1.jsonl).
  */
 import { InputError } from '../errors.ts';
 import { fillChallengerPrompt, fillJudgePrompt } from '../game/prompts.ts';

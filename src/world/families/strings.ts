@@ -8,16 +8,13 @@ import { charScore, corruptChars, corruptTokens, NATURAL_RE, tokenScore } from '
 import type { FamilySpec, Slots, WordSource } from '../types.ts';
 import { levelOfRange } from './levels.ts';
 
-/**
- * Reverse: word length 5..16, two lengths per level. World v1 had 3..8 (one length per level): the default model
- * reversed every trained length exactly and none beyond, so levels 1-3 saturated; v2 puts longer words in range.
- */
-const REVERSE_LENGTHS = [[5, 6], [7, 8], [9, 10], [11, 12], [13, 14], [15, 16]] as const;
+/** Reverse: word length 3..8 at levels 1..6 (length = level + 2). */
+const REVERSE_LENGTHS = [[3, 3], [4, 4], [5, 5], [6, 6], [7, 7], [8, 8]] as const;
 
 /**
- * Reverse the letters of a word. Slow to learn: each output letter must be fetched from a mirrored position, and
- * the distance grows with the length. Expected for the ~5M default model: 5-8 letters mostly right, 9-12 letters
- * often one letter off (high partial credit), 13-16 letters (above pretraining) mostly wrong.
+ * Reverse the letters of a word. Slow to learn: each output letter must be fetched from a mirrored position.
+ * Expected for the ~5M default model: 3-4 letters mostly right (40-80% exact), 5-6 letters rarely exact but
+ * with high partial credit, 7-8 letters (above pretraining) mostly wrong.
  */
 export const reverseFamily: FamilySpec = {
   name: 'reverse',
@@ -26,20 +23,16 @@ export const reverseFamily: FamilySpec = {
   slotPatterns: { word: '[a-z]+' },
   answerPattern: /^[a-z]+$/,
   level: (s) => levelOfRange(s.word.length, REVERSE_LENGTHS, 'word length'),
-  sample: (rng, d, word) => ({ word: word(rng.int(REVERSE_LENGTHS[d - 1][0], REVERSE_LENGTHS[d - 1][1])) }),
-  sampleOutOfRange: (rng, word) => ({ word: pick(rng, [word(rng.int(17, 24)), word(rng.int(1, 4))]) }),
+  sample: (_rng, d, word) => ({ word: word(REVERSE_LENGTHS[d - 1][0]) }),
+  sampleOutOfRange: (rng, word) => ({ word: pick(rng, [word(rng.int(9, 20)), word(rng.int(1, 2))]) }),
   solve: (s) => [...s.word].reverse().join(''),
   score: charScore,
   corrupt: corruptChars,
 };
 
-/**
- * Uppercase: total phrase length (letters and spaces) per level, and the number of words each level uses. World v1
- * had 4..22 characters and the default model saturated levels 1-3 (up to 11 characters); v2 starts at 10.
- */
-const UPPERCASE_LENGTHS = [[10, 13], [14, 17], [18, 21], [22, 25], [26, 29], [30, 34]] as const;
-const UPPERCASE_WORDS = [2, 2, 3, 3, 4, 4] as const;
-const UPPERCASE_MAX_WORDS = 4;
+/** Uppercase: total phrase length (letters and spaces) per level, and the number of words each level uses. */
+const UPPERCASE_LENGTHS = [[4, 5], [6, 8], [9, 11], [12, 14], [15, 18], [19, 22]] as const;
+const UPPERCASE_WORDS = [1, 1, 2, 2, 3, 3] as const;
 
 /** `total` letters split into `parts` word lengths, each at least 2. */
 function splitLengths(rng: Rng, total: number, parts: number): number[] {
@@ -57,8 +50,8 @@ function samplePhrase(rng: Rng, word: WordSource, length: number, words: number)
 
 /**
  * Write a phrase in capital letters. The quick family: a per-position letter map with no reordering, so the
- * levels are longer than the other families' to keep it from saturating. Expected: two words of 10-17 characters
- * mostly right; three or four words of 22-34 characters clearly lower (dropped or doubled letters).
+ * levels are longer than the other families' to keep it from saturating. Expected: one word of 4-8 letters or two
+ * words of 9-11 characters 60-90% exact; three words of 15-22 characters clearly lower (dropped or doubled letters).
  */
 export const uppercaseFamily: FamilySpec = {
   name: 'uppercase',
@@ -68,7 +61,7 @@ export const uppercaseFamily: FamilySpec = {
   answerPattern: /^[A-Z]+(?: [A-Z]+)*$/,
   level: (s: Slots) => {
     const words = s.phrase.split(' ');
-    if (words.length > UPPERCASE_MAX_WORDS) return { reason: `${words.length} words; at most ${UPPERCASE_MAX_WORDS}` };
+    if (words.length > 3) return { reason: `${words.length} words; at most 3` };
     if (words.some((w) => w.length < 2)) return { reason: 'a word shorter than 2 letters' };
     return levelOfRange(s.phrase.length, UPPERCASE_LENGTHS, 'phrase length');
   },
@@ -77,12 +70,8 @@ export const uppercaseFamily: FamilySpec = {
     return { phrase: samplePhrase(rng, word, rng.int(lo, hi), UPPERCASE_WORDS[d - 1]) };
   },
   sampleOutOfRange: (rng, word) => {
-    const many = rng.int(UPPERCASE_MAX_WORDS + 1, UPPERCASE_MAX_WORDS + 3);
-    const phrase = pick(rng, [
-      () => samplePhrase(rng, word, many * 4, many),
-      () => samplePhrase(rng, word, rng.int(36, 44), UPPERCASE_MAX_WORDS),
-      () => samplePhrase(rng, word, rng.int(4, 8), 1),
-    ])();
+    const many = rng.int(4, 6);
+    const phrase = rng.next() < 0.5 ? samplePhrase(rng, word, many * 4, many) : samplePhrase(rng, word, rng.int(24, 32), 3);
     return { phrase };
   },
   solve: (s) => s.phrase.toUpperCase(),
@@ -90,16 +79,13 @@ export const uppercaseFamily: FamilySpec = {
   corrupt: corruptChars,
 };
 
-/**
- * Repeat: 3..14 copies, two counts per level, of a 2..4-letter word (2..3 letters from 9 copies: answers <= 55
- * characters). World v1 had 2..7 copies and the default model counted every trained n exactly (levels 1-3 saturated).
- */
-const REPEAT_COUNTS = [[3, 4], [5, 6], [7, 8], [9, 10], [11, 12], [13, 14]] as const;
-const repeatMaxWordLength = (n: number) => (n >= 9 ? 3 : 4);
+/** Repeat: n = level + 1 (2..7 copies) of a 2..4-letter word (2..3 letters from 6 copies: answers <= 27 characters). */
+const REPEAT_COUNTS = [[2, 2], [3, 3], [4, 4], [5, 5], [6, 6], [7, 7]] as const;
+const repeatMaxWordLength = (n: number) => (n >= 6 ? 3 : 4);
 
 /**
  * Repeat a word n times, separated by spaces. Copying is easy; stopping after exactly n copies is what a small
- * model gets wrong. Expected: n = 3..6 mostly right, n = 7..10 often one copy too many or few, more than 10 rarely right.
+ * model gets wrong. Expected: n = 2..3 mostly right (50-90% exact), n = 6..7 often one copy too many or few.
  */
 export const repeatFamily: FamilySpec = {
   name: 'repeat',
@@ -113,15 +99,12 @@ export const repeatFamily: FamilySpec = {
     if (s.word.length < 2 || s.word.length > max) return { reason: `word length ${s.word.length} is outside 2..${max}` };
     return levelOfRange(Number(s.n), REPEAT_COUNTS, 'count');
   },
-  sample: (rng, d, word) => {
-    const n = rng.int(REPEAT_COUNTS[d - 1][0], REPEAT_COUNTS[d - 1][1]);
-    return { word: word(rng.int(2, repeatMaxWordLength(n))), n: String(n) };
-  },
+  sample: (rng, d, word) => ({ word: word(rng.int(2, repeatMaxWordLength(d + 1))), n: String(d + 1) }),
   sampleOutOfRange: (rng, word) =>
     pick(rng, [
-      { word: word(rng.int(2, 4)), n: String(pick(rng, [0, 1, 2, rng.int(15, 30)])) },
-      { word: word(rng.int(5, 9)), n: String(rng.int(3, 8)) },
-      { word: word(rng.int(2, 4)), n: `0${rng.int(3, 8)}` },
+      { word: word(rng.int(2, 4)), n: String(pick(rng, [0, 1, rng.int(8, 30)])) },
+      { word: word(rng.int(5, 9)), n: String(rng.int(2, 7)) },
+      { word: word(rng.int(2, 4)), n: `0${rng.int(2, 7)}` },
     ]),
   solve: (s) => new Array<string>(Number(s.n)).fill(s.word).join(' '),
   score: tokenScore,
