@@ -23,6 +23,13 @@ const tiny = (out: string, steps: number): PretrainOptions => ({
   quiet: true,
 });
 
+/** Largest absolute difference between two weight maps with the same names and shapes. */
+function maxWeightDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let max = 0;
+  for (const [name, x] of a) x.forEach((v, i) => (max = Math.max(max, Math.abs(v - b.get(name)![i]))));
+  return max;
+}
+
 const losses = (out: string) => fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
 test('pretrain smoke: a tiny model trains on all three roles, the loss falls, the result loads as an HF folder', async () => {
@@ -50,8 +57,7 @@ test('pretrain resume: 3 steps, stop, resume 3 more equals 6 straight (same batc
   assert.ok(diff <= 1e-5, `losses differ after resume, max diff ${diff}`);
   const wa = loadModelFolder(path.join(a, 'model')).weights;
   const wb = loadModelFolder(path.join(b, 'model')).weights;
-  let maxW = 0;
-  for (const [name, x] of wa) x.forEach((v, i) => (maxW = Math.max(maxW, Math.abs(v - wb.get(name)![i]))));
+  const maxW = maxWeightDiff(wa, wb);
   assert.ok(maxW <= 1e-5, `weights differ after resume, max diff ${maxW}`);
 });
 
@@ -63,8 +69,7 @@ test('pretrain --init: the run starts from the given folder (weights and tokeniz
   const continued = (await pretrain({ ...tiny(b, 3), init: base, solverOnlySteps: 0, lr: 0, seed: 2 }))!;
   const wa = loadModelFolder(base).weights;
   const wb = loadModelFolder(continued).weights;
-  let maxW = 0;
-  for (const [name, x] of wa) x.forEach((v, i) => (maxW = Math.max(maxW, Math.abs(v - wb.get(name)![i]))));
+  const maxW = maxWeightDiff(wa, wb);
   assert.equal(maxW, 0, `continued weights differ from the init's, max diff ${maxW}`);
   assert.equal(fs.readFileSync(path.join(continued, 'tokenizer.json'), 'utf8'), fs.readFileSync(path.join(base, 'tokenizer.json'), 'utf8'));
   const log = losses(b);
