@@ -178,6 +178,14 @@ function defaultGenerationConfig(cfg: LlamaConfig, tokenizerFrom?: string): Reco
   return gen;
 }
 
+/** Copies the {@link TOKENIZER_FILES} that `from` has into `to` (an existing folder). */
+export function copyTokenizerFiles(from: string, to: string): void {
+  for (const name of TOKENIZER_FILES) {
+    const src = path.join(from, name);
+    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(to, name));
+  }
+}
+
 /** Everything the folder holds, written into `dir` (an empty temporary folder). */
 function writeFolderContents(dir: string, cfg: LlamaConfig, shapes: Map<string, number[]>, opts: SaveModelOptions): void {
   const dtype = opts.dtype ?? 'float32';
@@ -185,12 +193,7 @@ function writeFolderContents(dir: string, cfg: LlamaConfig, shapes: Map<string, 
   if ('dtype' in opts.config) config.dtype = dtype; // newer transformers write `dtype` instead of `torch_dtype`
   writeJson(path.join(dir, 'config.json'), config);
   writeJson(path.join(dir, 'generation_config.json'), opts.generationConfig ?? defaultGenerationConfig(cfg, opts.tokenizerFrom));
-  if (opts.tokenizerFrom !== undefined) {
-    for (const name of TOKENIZER_FILES) {
-      const src = path.join(opts.tokenizerFrom, name);
-      if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, name));
-    }
-  }
+  if (opts.tokenizerFrom !== undefined) copyTokenizerFiles(opts.tokenizerFrom, dir);
   writeWeights(dir, opts, shapes);
   opts.extraFiles?.(dir);
 }

@@ -13,7 +13,7 @@ import { parseModelConfig, type LlamaConfig, expectedParamShapes } from '../mode
 import { ModelEngine, padBatch } from '../model/engine.ts';
 import { weightedNll } from '../model/graphs.ts';
 import { loadModelFolder } from '../model/modelfolder.ts';
-import { saveModelFolder, type SaveDtype } from '../model/save.ts';
+import { copyTokenizerFiles, saveModelFolder, type SaveDtype } from '../model/save.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { Runtime } from '../runtime/runtime.ts';
@@ -96,7 +96,7 @@ export const CONTINUE_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   steps: 4000,
   solverOnlySteps: 0,
   mix: { solver: 0.35, challenger: 0.25, judge: 0.4 },
-  batchSize: { solver: 48, challenger: 16, judge: 12 },
+  batchSize: PRETRAIN_DEFAULTS.later!.batchSize, // the sizes of the from-scratch run's later phase
   later: undefined,
   lr: 3e-4,
   warmupSteps: 50,
@@ -201,25 +201,27 @@ async function startOrResume(o: PretrainOptions, runtime: Runtime): Promise<RunS
     return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig: folder.rawConfig, step: s.step, extra };
   }
   fs.mkdirSync(o.out, { recursive: true });
-  if (o.init) return startFromModel(o.init, tokenizerDir, runtime, optimizer);
-  const tok = makeWorldTokenizer(tokenizerDir);
-  const rawConfig = worldModelConfig(o.model, tok);
-  const cfg = parseModelConfig(rawConfig, path.join(o.out, 'config.json'));
-  const engine = new ModelEngine(cfg, initWeights(cfg, o.seed), runtime);
+  const { engine, tok, rawConfig } = o.init ? fromModel(o.init, tokenizerDir, runtime) : fromScratch(o, tokenizerDir, runtime);
   return { engine, optimizer, tok, tokenizerDir, rawConfig, step: 0, extra: { tokens: 0, lossTokens: 0, seconds: 0 } };
 }
 
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
+type Start = Pick<RunState, 'engine' | 'tok' | 'rawConfig'>;
 
-/** A run that starts from an existing world model: its weights (float32 from here on) and a copy of its tokenizer. */
-function startFromModel(dir: string, tokenizerDir: string, runtime: Runtime, optimizer: AdamW): RunState {
+/** A fresh tokenizer and seeded random weights. */
+function fromScratch(o: PretrainOptions, tokenizerDir: string, runtime: Runtime): Start {
+  const tok = makeWorldTokenizer(tokenizerDir);
+  const rawConfig = worldModelConfig(o.model, tok);
+  const cfg = parseModelConfig(rawConfig, path.join(o.out, 'config.json'));
+  return { engine: new ModelEngine(cfg, initWeights(cfg, o.seed), runtime), tok, rawConfig };
+}
+
+/** An existing world model (`--init`): its weights, and a copy of its tokenizer in the run folder. */
+function fromModel(dir: string, tokenizerDir: string, runtime: Runtime): Start {
   const folder = loadModelFolder(dir);
   if (!folder.tokenizer) throw new InputError(`--init ${dir}: no tokenizer.json; a world model folder has its tokenizer`);
   fs.mkdirSync(tokenizerDir, { recursive: true });
-  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(dir, f))) fs.copyFileSync(path.join(dir, f), path.join(tokenizerDir, f));
-  const engine = new ModelEngine(folder.cfg, folder.weights, runtime);
-  const rawConfig = { ...folder.rawConfig, torch_dtype: 'float32' };
-  return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig, step: 0, extra: { tokens: 0, lossTokens: 0, seconds: 0 } };
+  copyTokenizerFiles(dir, tokenizerDir);
+  return { engine: new ModelEngine(folder.cfg, folder.weights, runtime), tok: loadTokenizer(tokenizerDir), rawConfig: folder.rawConfig };
 }
 
 function checkpoint(o: PretrainOptions, run: RunState): void {
