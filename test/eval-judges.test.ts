@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { JudgementCache } from '../src/eval/judges/cache.ts';
 import { parseJudgeSpec } from '../src/eval/judges/index.ts';
 import { chatCompletionsUrl, mapConcurrent } from '../src/eval/judges/openai-client.ts';
@@ -118,6 +118,21 @@ test('mapConcurrent keeps order and never exceeds the limit', async () => {
   assert.equal(peak, 2);
 });
 
+
+test('mapConcurrent: after a failure nothing new starts, calls in flight finish, then the first error is thrown', async () => {
+  const started: number[] = [];
+  const finished: number[] = [];
+  const run = mapConcurrent([0, 1, 2, 3, 4], 2, async (x) => {
+    started.push(x);
+    await new Promise((r) => setTimeout(r, x === 0 ? 1 : 20));
+    if (x === 0) throw new Error('item 0 failed');
+    finished.push(x);
+    return x;
+  });
+  await assert.rejects(run, /item 0 failed/);
+  assert.deepEqual(started, [0, 1], 'no new call after the failure');
+  assert.deepEqual(finished, [1], 'the call in flight was waited for');
+});
 /** A fake OpenAI endpoint: `decide` sees answer_1 and answer_2 and returns the reply text (or a status to fail). */
 interface FakeServer {
   url: string;
@@ -125,6 +140,10 @@ interface FakeServer {
   peak: number;
   close(): Promise<void>;
 }
+
+/** Every fake server is closed when the file ends, even after a failed assertion (an open one keeps the run alive). */
+const openServers = new Set<http.Server>();
+after(() => Promise.all([...openServers].map((s) => new Promise<void>((r) => s.close(() => r())))));
 
 async function fakeOpenAI(decide: (first: string, second: string, n: number) => string | number): Promise<FakeServer> {
   let inFlight = 0;
@@ -150,7 +169,11 @@ async function fakeOpenAI(decide: (first: string, second: string, n: number) => 
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () => new Promise((r) => server.close(() => r()));
+  openServers.add(server);
+  state.close = () => {
+    openServers.delete(server);
+    return new Promise((r) => server.close(() => r()));
+  };
   return state;
 }
 

@@ -128,7 +128,11 @@ function firstChoiceContent(text: string, endpoint: string): string {
   return content;
 }
 
-/** Runs `fn` on every item with at most `limit` calls in flight; results in input order. */
+/**
+ * Runs `fn` on every item with at most `limit` calls in flight; results in input order. After a failure no new call
+ * starts, and the calls already in flight are waited for before the first error is thrown (nothing keeps running
+ * behind the caller's back).
+ */
 export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
@@ -144,6 +148,8 @@ export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
   return results;
 }
