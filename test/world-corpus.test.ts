@@ -8,7 +8,7 @@ import { EVAL_SET_PATH, evalInstanceKeys, evalSetToJsonl, loadEvalSet, makeEvalS
 import { judgeCompletion } from '../src/world/judge.ts';
 import { EASY_MAX, FAMILY_NAMES, MAX_DIFFICULTY, PRETRAIN_DIFFICULTY } from '../src/world/types.ts';
 import { FAMILY_LIST } from '../src/world/vocab.ts';
-import { classify, getFamily, instanceKey, referenceAnswer } from '../src/world/world.ts';
+import { classify, getFamily, instanceKey, pretrainRange, referenceAnswer } from '../src/world/world.ts';
 
 /** The instruction a training example contains (challenger target, solver prompt, judged instruction). */
 function instructionOf(ex: TrainingExample): string {
@@ -57,6 +57,26 @@ test('challenger and solver examples are valid, on-family, and spread over the d
   assert.ok(hard.every((e) => e.family === 'sort' && e.difficulty! >= 5));
   const empty = makeCorpus(200, { seed: 13, roles: { challenger: 1 }, emptyChallengerFraction: 1 });
   assert.ok(empty.every((e) => e.prompt === fillChallengerPrompt('', '') && classify(e.completion).valid));
+});
+
+test('each family is pretrained on its own levels; the copy-like families stop at 2, one level short of the easy half', () => {
+  const examples = makeCorpus(4000, { seed: 21, roles: { challenger: 1, solver: 1, judge: 1 } });
+  const seen = new Map<string, Set<number>>();
+  for (const ex of examples) {
+    const c = classify(instructionOf(ex));
+    if (!c.valid) continue;
+    const levels = seen.get(c.family) ?? new Set<number>();
+    levels.add(c.difficulty);
+    seen.set(c.family, levels);
+  }
+  for (const family of FAMILY_NAMES) {
+    const [lo, hi] = pretrainRange(family);
+    assert.deepEqual([...seen.get(family)!].sort(), Array.from({ length: hi - lo + 1 }, (_, i) => lo + i), family);
+  }
+  for (const family of ['reverse', 'uppercase', 'repeat'] as const) assert.equal(pretrainRange(family)[1], EASY_MAX - 1, family);
+  for (const family of ['sort', 'add', 'count'] as const) assert.deepEqual(pretrainRange(family), PRETRAIN_DIFFICULTY, family);
+  const asked = makeCorpus(300, { seed: 22, roles: { solver: 1 }, families: ['reverse'], difficulty: [5, 6] });
+  assert.ok(asked.every((e) => e.difficulty! >= 5), 'an explicit range overrides the family default');
 });
 
 test('judge examples: Box 3 prompt, rubric targets, >= 40% invalid instructions, varied responses', () => {

@@ -19,7 +19,7 @@ test('every family: generate -> fill (every template) -> parse -> verify round t
         const instance = generateInstance(rng, family, d);
         const answer = referenceAnswer(instance);
         assert.match(answer, spec.answerPattern, `${family} d${d} answer format`);
-        assert.ok(answer.length <= 30, `${family} d${d} answer "${answer}" is short`);
+        assert.ok(answer.length <= 36, `${family} d${d} answer "${answer}" is short`);
         for (const template of spec.templates) {
           const q = fillInstance(template, instance);
           const c = classify(q);
@@ -54,13 +54,13 @@ test('generation is deterministic by seed and honours exclusions', () => {
 
 /** Instructions that must be rejected, per family: malformed, off-template, out of range or nonsense content. */
 const INVALID: Record<FamilyName, string[]> = {
-  reverse: ['Reverse the word: ', 'Reverse the word: {word}', 'Reverse the word: Lokem', 'Reverse the word: lo', 'Reverse the word: lokemabitu',
+  reverse: ['Reverse the word: ', 'Reverse the word: {word}', 'Reverse the word: Lokem', 'Reverse the word: lo', 'Reverse the word: lokemabitulo',
     'Reverse the word: lok em', 'Reverse the word: 123', 'reverse the word: lokem', 'Reverse the word lokem', 'Reverse the word: lokem!',
     'Write the letters of lokem in reverse order', 'Write the letters of lokem in reverse order. Answer: mekol', "'Reverse the word: lokem'"],
   uppercase: ['Write in capital letters: ', 'Write in capital letters: ab cd ef gh', 'Write in capital letters: a', 'Write in capital letters: LOKEM',
-    'Write in capital letters: lokem  bada', 'Write in capital letters: lokemabitu lokemabitu lokem', 'Uppercase this phrase: 12', 'Uppercase this phrase:lokem',
+    'Write in capital letters: lokem  bada', 'Write in capital letters: lokemabitu lokemabitu lokemabitu', 'Uppercase this phrase: 12', 'Uppercase this phrase:lokem',
     'Write in capital letters: {phrase}'],
-  repeat: ['Repeat the word lo 1 times.', 'Repeat the word lo 8 times.', 'Repeat the word lo 02 times.', 'Repeat the word lokemab 3 times.',
+  repeat: ['Repeat the word lo 1 times.', 'Repeat the word lo 10 times.', 'Repeat the word lo 02 times.', 'Repeat the word lokemab 3 times.',
     'Repeat the word l 3 times.', 'Write lokem 7 times.', 'Write loke 6 times.', 'Repeat the word lo three times.', 'Repeat the word 3 times.', 'Write lo 3 times', 'Write {word} {n} times.',
     'Repeat the word lo 3 times. lo lo lo', 'Write lo lo 3 times.'],
   sort: ['Sort in ascending order: ', 'Sort in ascending order: 3, 1', 'Sort in ascending order: 1, 2, 3, 4, 5, 6, 7, 8', 'Sort in ascending order: 3, 1000, 2',

@@ -53,6 +53,24 @@ test('rubric: valid instruction with the exact answer totals 7; wrong answers la
   }
 });
 
+test('noise kinds follow kindWeights when none is asked for (uniform without weights)', () => {
+  const count = (weights?: Partial<Record<(typeof NOISE_KINDS)[number], number>>) => {
+    const rng = new Rng(31);
+    const n = new Map<string, number>();
+    for (let i = 0; i < 2600; i++) {
+      const { kind } = noisyInstruction(rng, undefined, { kindWeights: weights });
+      n.set(kind, (n.get(kind) ?? 0) + 1);
+    }
+    return n;
+  };
+  const uniform = count();
+  for (const kind of NOISE_KINDS) assert.ok(Math.abs(uniform.get(kind)! / 2600 - 1 / 13) < 0.03, `${kind}: ${uniform.get(kind)}`);
+  const weighted = count({ 'mixed-templates': 14 }); // 14 of 26
+  const share = weighted.get('mixed-templates')! / 2600;
+  assert.ok(Math.abs(share - 14 / 26) < 0.04, `mixed-templates share ${share.toFixed(3)}, want ${(14 / 26).toFixed(3)}`);
+  assert.ok(Math.abs(weighted.get('empty')! / 2600 - 1 / 26) < 0.02, 'a kind left out keeps weight 1');
+});
+
 test('rubric: every noise kind scores <= 2 with any response; valid + reference scores 7', () => {
   const rng = new Rng(17);
   for (const kind of NOISE_KINDS) {

@@ -4,7 +4,7 @@
  * Accepted sets:
  * - AlpacaEval JSON: a list of objects with `instruction` (and `dataset`, which becomes the subset; default "all").
  * - JSON Lines: one object per line with `instruction` (and an optional `subset` or `dataset`; default "all").
- * - `world`: the embedded held-out set (data/world-eval-v1.jsonl); subset = task family, and the parsed instance is
+ * - `world`: the embedded held-out set (data/world-eval-v3.jsonl); subset = task family, and the parsed instance is
  *   kept so the world's verifier can judge answers.
  */
 import * as fs from 'node:fs';

@@ -3,7 +3,7 @@
  *
  * - Challenger: samples at temperature 1.0 from the Box 1 prompt, per family (templates alternate); share that
  *   parse as a valid instance of the requested family, and the histogram of their difficulty levels.
- * - Solver: the held-out evaluation set (data/world-eval-v1.jsonl) at temperature 0.01; exact accuracy per family
+ * - Solver: the held-out evaluation set (data/world-eval-v3.jsonl) at temperature 0.01; exact accuracy per family
  *   on the easy (levels 1-3) and hard (4-6) halves.
  * - Judge: Box 3 prompts on a balanced set of valid and invalid/noisy instructions with mixed responses (a fresh
  *   seed of the pretraining distribution), at temperature 0.01: `<Score>` parse rate, Spearman rho against the

@@ -12,6 +12,7 @@
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { Rng } from '../util/rng.ts';
 import { corpusStream, type Role, type TrainingExample } from '../world/corpus.ts';
+import type { NoiseKind } from '../world/noise.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
 
 export interface RoleBatch {
@@ -22,6 +23,8 @@ export interface RoleBatch {
   /** Per row, how many leading row tokens are prompt (no loss). */
   promptLengths: number[];
   completionTokens: number;
+  /** Per row, the row index of one target token whose loss weight is multiplied by `weight` (-1: none). */
+  emphasis?: { positions: number[]; weight: number };
 }
 
 export interface BatchPlan {
@@ -34,6 +37,10 @@ export interface BatchPlan {
   /** From `fromStep` on, another role mix and batch sizes (e.g. more challenger steps once the solver is fluent). */
   later?: RolePhase;
   exclude: ReadonlySet<string>;
+  /** Relative weights of the kinds of invalid instruction in judge batches (default uniform). */
+  noiseKindWeights?: Readonly<Partial<Record<NoiseKind, number>>>;
+  /** Loss weight multiplier of the judge's verdict token ("well" formed / "malformed"; default 1). */
+  judgeVerdictWeight?: number;
 }
 
 export interface RolePhase {
@@ -89,6 +96,7 @@ function examples(plan: BatchPlan, step: number, role: Role, n: number, family?:
     roles: { [role]: 1 },
     families: family ? [family] : FAMILY_NAMES,
     exclude: plan.exclude,
+    noiseKindWeights: plan.noiseKindWeights,
   });
   const out: TrainingExample[] = [];
   let templatePrompt: string | undefined;
@@ -113,6 +121,15 @@ function commonPrefix(seqs: number[][]): number {
   return n;
 }
 
+/** The judge's criterion-2 phrase starts with this word; the token after it is the verdict on the instruction. */
+const VERDICT_CUE = 'Instruction';
+
+/** Index (in the completion's ids) of the judge's verdict token, or -1 when the text has no verdict. */
+export function verdictTokenIndex(tok: Tokenizer, completion: string): number {
+  const at = completion.indexOf(VERDICT_CUE);
+  return at < 0 ? -1 : tok.encode(completion.slice(0, at + VERDICT_CUE.length)).length;
+}
+
 /** The batch of `step`. */
 export function batchAt(plan: BatchPlan, tok: Tokenizer, step: number): RoleBatch {
   const role = roleAt(plan, step);
@@ -128,5 +145,13 @@ export function batchAt(plan: BatchPlan, tok: Tokenizer, step: number): RoleBatc
   // challenger prompts are all equal: the whole prompt is the prefix (its last position predicts row token 0)
   const P = commonPrefix(prompts);
   const rows = prompts.map((p, i) => [...p.slice(P), ...completions[i]]);
-  return { role, prefix: prompts[0].slice(0, P), rows, promptLengths: prompts.map((p) => p.length - P), completionTokens };
+  const promptLengths = prompts.map((p) => p.length - P);
+  const batch: RoleBatch = { role, prefix: prompts[0].slice(0, P), rows, promptLengths, completionTokens };
+  const weight = plan.judgeVerdictWeight ?? 1;
+  if (role !== 'judge' || weight === 1) return batch;
+  const positions = exs.map((e, i) => {
+    const k = verdictTokenIndex(tok, e.completion);
+    return k < 0 ? -1 : promptLengths[i] + k;
+  });
+  return { ...batch, emphasis: { positions, weight } };
 }

@@ -23,6 +23,7 @@ import { evalInstanceKeys } from '../world/evalset.ts';
 import { trainWorldTokenizer, writeTokenizerFiles } from '../world/tokenizer-train.ts';
 import { allPromptTexts } from '../world/vocab.ts';
 import type { Role } from '../world/corpus.ts';
+import type { NoiseKind } from '../world/noise.ts';
 import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
 import { readJsonl, writeFileAtomic } from './run-folder.ts';
 import { batchAt, type BatchPlan, type RoleBatch, type RolePhase } from './pretrain-data.ts';
@@ -61,6 +62,10 @@ export interface PretrainOptions {
   quiet?: boolean;
   /** Stop after this many steps in this process (the run stays resumable); for smoke tests and time slicing. */
   maxStepsThisRun?: number;
+  /** Relative weights of the kinds of invalid instruction in judge batches (default uniform). */
+  noiseKindWeights?: Readonly<Partial<Record<NoiseKind, number>>>;
+  /** Loss weight multiplier of the judge's verdict token on the instruction (default 1). */
+  judgeVerdictWeight?: number;
   /**
    * Continue from this world model folder (its weights and tokenizer; a fresh optimizer) instead of a random
    * initialisation; `model` is then ignored. For a world change after a model has shipped.
@@ -87,18 +92,37 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
 };
 
 /**
+ * The kinds of invalid instruction the v1 default model's judge most often called "well formed" (mixed templates
+ * 10 of 16, garbled 5, wrong content 4, the rest 0-3; scripts/judge-diagnosis.ts), weighted up in continued runs.
+ */
+export const HARD_NOISE_WEIGHTS: Readonly<Partial<Record<NoiseKind, number>>> = {
+  'mixed-templates': 4,
+  'garbled-template': 3,
+  'wrong-content': 2,
+  truncated: 2,
+  'out-of-range': 2,
+  'answer-leak': 2,
+  quoted: 2,
+  duplicated: 2,
+};
+
+/**
  * Continued pretraining (`--init DIR`): the model already plays its roles, so no solver-only phase, a lower peak
- * learning rate, and more judge steps (telling valid from invalid instructions is what LSP's self-reward needs).
+ * learning rate, and judge-heavy steps with the judge's hardest invalid kinds weighted up and its verdict token on
+ * the instruction ("well" formed / "malformed") weighted 8x (telling valid from invalid instructions is what LSP's
+ * self-reward needs); the solver and challenger steps keep those roles from fading.
  */
 export const CONTINUE_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   ...PRETRAIN_DEFAULTS,
-  seed: 2,
-  steps: 4000,
+  seed: 3,
+  steps: 900,
   solverOnlySteps: 0,
-  mix: { solver: 0.35, challenger: 0.25, judge: 0.4 },
+  mix: { solver: 0.2, challenger: 0.2, judge: 0.6 },
+  noiseKindWeights: HARD_NOISE_WEIGHTS,
+  judgeVerdictWeight: 8,
   batchSize: PRETRAIN_DEFAULTS.later!.batchSize, // the sizes of the from-scratch run's later phase
   later: undefined,
-  lr: 3e-4,
+  lr: 4e-4,
   warmupSteps: 50,
 };
 
@@ -159,11 +183,16 @@ export function makeWorldTokenizer(dir: string): Tokenizer {
   return loadTokenizer(dir);
 }
 
-/** Per-token loss weights: 1/total on completion tokens. Plain rows: entry t predicts token t+1. */
-function tokenWeights(batch: RoleBatch, B: number, width: number, shifted: boolean): Float32Array {
+/**
+ * Per-token loss weights: 1/total on completion tokens, times the batch's emphasis on its emphasised tokens. Plain
+ * rows (`shifted`): entry t predicts token t+1; shared-prefix rows: entry t predicts row token t.
+ */
+export function tokenWeights(batch: RoleBatch, B: number, width: number, shifted: boolean): Float32Array {
   const w = new Float32Array(B * width);
   batch.rows.forEach((row, b) => {
     for (let j = batch.promptLengths[b]; j < row.length; j++) w[b * width + (shifted ? j - 1 : j)] = 1 / batch.completionTokens;
+    const at = batch.emphasis?.positions[b] ?? -1;
+    if (at >= 0) w[b * width + (shifted ? at - 1 : at)] *= batch.emphasis!.weight;
   });
   return w;
 }
@@ -255,7 +284,16 @@ export async function pretrain(o: PretrainOptions): Promise<string | null> {
   checkOptions(o);
   const runtime = new Runtime({ threads: o.threads, memoryArena: false });
   const run = await startOrResume(o, runtime);
-  const plan: BatchPlan = { seed: o.seed, solverOnlySteps: o.solverOnlySteps, mix: o.mix, batchSize: o.batchSize, later: o.later, exclude: evalInstanceKeys() };
+  const plan: BatchPlan = {
+    seed: o.seed,
+    solverOnlySteps: o.solverOnlySteps,
+    mix: o.mix,
+    batchSize: o.batchSize,
+    later: o.later,
+    exclude: evalInstanceKeys(),
+    noiseKindWeights: o.noiseKindWeights,
+    judgeVerdictWeight: o.judgeVerdictWeight,
+  };
   const progress = new Progress({ total: o.steps, label: 'pretrain', quiet: o.quiet }, run.step);
   const emaLoss: Partial<Record<Role, number>> = {};
   let interrupted = false;

@@ -9,18 +9,18 @@
  *   responses are correct, partly right, wrong, off-format, empty or echoes.
  *
  * No example contains an instance of the held-out evaluation set (`exclude`, by default the keys of
- * data/world-eval-v1.jsonl).
+ * data/world-eval-v3.jsonl).
  */
 import { InputError } from '../errors.ts';
 import { fillChallengerPrompt, fillJudgePrompt } from '../game/prompts.ts';
 import { Rng } from '../util/rng.ts';
 import { evalInstanceKeys } from './evalset.ts';
 import { judgeCompletion } from './judge.ts';
-import { noisyInstruction } from './noise.ts';
+import { noisyInstruction, type NoiseKind } from './noise.ts';
 import { RESPONSE_WRAPPERS } from './phrases.ts';
 import { chance, pick, pickWeighted } from './random.ts';
 import { FAMILY_NAMES, MAX_DIFFICULTY, PRETRAIN_DIFFICULTY, type FamilyName, type Instance } from './types.ts';
-import { classify, fillInstance, generateInstance, getFamily, phrase, referenceAnswer } from './world.ts';
+import { classify, fillInstance, generateInstance, getFamily, phrase, pretrainRange, referenceAnswer } from './world.ts';
 
 export { allPromptTexts } from './vocab.ts';
 
@@ -44,7 +44,7 @@ export interface CorpusOptions {
   seed: number;
   /** Relative weight of each role (default 1 each; a missing role has weight 0 when any weight is given). */
   roles?: Partial<Record<Role, number>>;
-  /** Inclusive difficulty range (default the pretraining range 1..4). */
+  /** Inclusive difficulty range of every family (default: each family's pretraining range, see pretrainRange). */
   difficulty?: readonly [number, number];
   /** Families to draw from (default all). */
   families?: readonly FamilyName[];
@@ -54,13 +54,15 @@ export interface CorpusOptions {
   solverNoiseFraction?: number;
   /** Share of challenger examples with empty task and template (the paper's "None" case; default 0). */
   emptyChallengerFraction?: number;
+  /** Relative weights of the kinds of invalid instruction in judge examples (default uniform). */
+  noiseKindWeights?: Readonly<Partial<Record<NoiseKind, number>>>;
   /** Judge targets write "Expected: <answer>." for valid instructions (default true). */
   showExpected?: boolean;
   /** Instance keys never to emit (default: the evaluation file's). */
   exclude?: ReadonlySet<string>;
 }
 
-type Resolved = Required<CorpusOptions>;
+type Resolved = Required<Omit<CorpusOptions, 'difficulty' | 'noiseKindWeights'>> & Pick<CorpusOptions, 'difficulty' | 'noiseKindWeights'>;
 
 function fraction(name: string, v: number, lo = 0): number {
   if (!(v >= lo && v <= 1)) throw new InputError(`corpus option ${name} must be in [${lo}, 1], got ${v}`);
@@ -83,19 +85,21 @@ function resolve(opts: CorpusOptions): Resolved {
   return {
     seed: opts.seed,
     roles,
-    difficulty: [lo, hi],
+    difficulty: opts.difficulty ? [lo, hi] : undefined,
     families,
     judgeInvalidFraction: fraction('judgeInvalidFraction', opts.judgeInvalidFraction ?? 0.5, 0.4),
     solverNoiseFraction: fraction('solverNoiseFraction', opts.solverNoiseFraction ?? 0),
     emptyChallengerFraction: fraction('emptyChallengerFraction', opts.emptyChallengerFraction ?? 0),
+    noiseKindWeights: opts.noiseKindWeights,
     showExpected: opts.showExpected ?? true,
     exclude: opts.exclude ?? evalInstanceKeys(),
   };
 }
 
 function drawInstance(rng: Rng, o: Resolved, family?: FamilyName): Instance {
-  const difficulty = rng.int(o.difficulty[0], o.difficulty[1]);
-  return generateInstance(rng, family ?? pick(rng, o.families), difficulty, { exclude: o.exclude });
+  const f = family ?? pick(rng, o.families);
+  const [lo, hi] = o.difficulty ?? pretrainRange(f);
+  return generateInstance(rng, f, rng.int(lo, hi), { exclude: o.exclude });
 }
 
 /** `steps` corruptions of `answer` away from `reference` (see FamilySpec.corrupt). */
@@ -150,7 +154,7 @@ function judgeExample(rng: Rng, o: Resolved): TrainingExample {
   let instruction: string;
   let basis: Instance;
   if (invalid) {
-    const noiseOpts = { families: o.families, difficulty: o.difficulty, exclude: o.exclude };
+    const noiseOpts = { families: o.families, difficulty: o.difficulty, exclude: o.exclude, kindWeights: o.noiseKindWeights };
     instruction = noisyInstruction(rng, undefined, noiseOpts).instruction;
     const near = classify(instruction);
     basis = drawInstance(rng, o, !near.valid && near.nearFamily ? near.nearFamily : undefined);

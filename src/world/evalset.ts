@@ -15,7 +15,7 @@ export const EVAL_SEED = 0x7e57_e7a1;
 /** Instances per family and difficulty level (6 levels -> 120 per family). */
 export const EVAL_PER_LEVEL = 20;
 /** The versioned evaluation file in the repository. */
-export const EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-v1.jsonl', import.meta.url));
+export const EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-v3.jsonl', import.meta.url));
 
 /** One line of the evaluation file. */
 export interface EvalItem {

@@ -1,5 +1,5 @@
 /**
- * Writes the held-out evaluation set to data/world-eval-v1.jsonl (deterministic; run `npx tsx src/world/make-evalset.ts`).
+ * Writes the held-out evaluation set to data/world-eval-v3.jsonl (deterministic; run `npx tsx src/world/make-evalset.ts`).
  * The file is versioned: changing the world's families or levels means a new file name, not an overwrite.
  */
 import * as fs from 'node:fs';

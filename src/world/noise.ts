@@ -6,10 +6,10 @@
 import { CHALLENGER_PROMPT } from '../game/prompts.ts';
 import type { Rng } from '../util/rng.ts';
 import { LEAK_WRAPPERS } from './phrases.ts';
-import { chance, pick, randomString, shuffled } from './random.ts';
-import { FAMILY_NAMES, PRETRAIN_DIFFICULTY, type FamilyName } from './types.ts';
+import { chance, pick, pickWeighted, randomString, shuffled } from './random.ts';
+import { FAMILY_NAMES, type FamilyName } from './types.ts';
 import { FAMILY_LIST, reservedWords } from './vocab.ts';
-import { classify, generateInstance, getFamily, phrase, referenceAnswer, type GenerateOptions } from './world.ts';
+import { classify, generateInstance, getFamily, phrase, pretrainRange, referenceAnswer, type GenerateOptions } from './world.ts';
 import { makeWordSource } from './words.ts';
 
 /** The kinds of invalid instruction, each a failure a challenger can plausibly make. */
@@ -34,8 +34,10 @@ export type NoiseKind = (typeof NOISE_KINDS)[number];
 /** Where noise draws its valid starting points from. */
 export interface NoiseOptions extends GenerateOptions {
   families?: readonly FamilyName[];
-  /** Inclusive difficulty range of the valid instances noise is derived from (default the pretraining range). */
+  /** Inclusive difficulty range of the valid instances noise is derived from (default each family's pretraining range). */
   difficulty?: readonly [number, number];
+  /** Relative weight of each kind when none is asked for (default uniform; a kind left out has weight 1). */
+  kindWeights?: Readonly<Partial<Record<NoiseKind, number>>>;
 }
 
 interface Ctx {
@@ -44,8 +46,9 @@ interface Ctx {
 }
 
 function validInstance(ctx: Ctx) {
-  const [lo, hi] = ctx.opts.difficulty ?? PRETRAIN_DIFFICULTY;
-  return generateInstance(ctx.rng, pick(ctx.rng, ctx.opts.families ?? FAMILY_NAMES), ctx.rng.int(lo, hi), ctx.opts);
+  const family = pick(ctx.rng, ctx.opts.families ?? FAMILY_NAMES);
+  const [lo, hi] = ctx.opts.difficulty ?? pretrainRange(family);
+  return generateInstance(ctx.rng, family, ctx.rng.int(lo, hi), ctx.opts);
 }
 
 function validInstruction(ctx: Ctx): string {
@@ -173,7 +176,9 @@ const GENERATORS: Record<NoiseKind, (ctx: Ctx) => string> = {
 
 /** An invalid instruction of the given kind (random kind when omitted); redrawn until `classify` rejects it. */
 export function noisyInstruction(rng: Rng, kind?: NoiseKind, opts: NoiseOptions = {}): { instruction: string; kind: NoiseKind } {
-  const k = kind ?? pick(rng, NOISE_KINDS);
+  const weights = opts.kindWeights;
+  const weighted = (w: NonNullable<typeof weights>) => pickWeighted<NoiseKind>(rng, Object.fromEntries(NOISE_KINDS.map((n) => [n, w[n] ?? 1])));
+  const k: NoiseKind = kind ?? (weights ? weighted(weights) : pick(rng, NOISE_KINDS));
   const ctx: Ctx = { rng, opts };
   for (let attempt = 0; attempt < 100; attempt++) {
     const instruction = GENERATORS[k](ctx);

@@ -14,7 +14,10 @@ export type FamilyName = (typeof FAMILY_NAMES)[number];
 
 /** Highest difficulty level of every family (levels are 1..MAX_DIFFICULTY). */
 export const MAX_DIFFICULTY = 6;
-/** Difficulty range the pretraining corpus uses by default; levels above it exist for evaluation. */
+/**
+ * Difficulty range the pretraining corpus uses by default; levels above it exist for evaluation. A family may stop
+ * earlier ({@link FamilySpec.pretrainMaxLevel}).
+ */
 export const PRETRAIN_DIFFICULTY: readonly [number, number] = [1, 4];
 /** Evaluation split: levels <= EASY_MAX are "easy", the rest "hard". */
 export const EASY_MAX = 3;
@@ -46,6 +49,12 @@ export interface FamilySpec {
   readonly slotPatterns: Readonly<Record<string, string>>;
   /** The shape of a well-formed answer (no extra text), e.g. /^[a-z]+$/. */
   readonly answerPattern: RegExp;
+  /**
+   * Highest level the pretraining corpus uses for this family (default PRETRAIN_DIFFICULTY[1]). The copy-like
+   * string families stop at 2: a small model learns every length it is trained on exactly, so their easy half
+   * (levels 1..EASY_MAX) reaches one level past training, where self-play has somewhere to go.
+   */
+  readonly pretrainMaxLevel?: number;
   /** Difficulty of slot contents, or the reason they are out of range (values beyond level MAX_DIFFICULTY). */
   level(slots: Slots): LevelCheck;
   /** Slot contents at one difficulty level (may be rejected and redrawn when `level` disagrees). */

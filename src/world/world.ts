@@ -7,7 +7,7 @@ import type { Rng } from '../util/rng.ts';
 import { pick } from './random.ts';
 import { compileLoose, compileStrict, fillTemplate, matchTemplate, type CompiledTemplate } from './template.ts';
 import { FAMILIES, FAMILY_LIST, reservedWords } from './vocab.ts';
-import { MAX_DIFFICULTY, type FamilyName, type FamilySpec, type Instance, type Slots } from './types.ts';
+import { MAX_DIFFICULTY, PRETRAIN_DIFFICULTY, type FamilyName, type FamilySpec, type Instance, type Slots } from './types.ts';
 import { makeWordSource } from './words.ts';
 
 /** The family declaration for a name; throws InputError for an unknown name. */
@@ -15,6 +15,12 @@ export function getFamily(name: string): FamilySpec {
   const f = (FAMILIES as Record<string, FamilySpec | undefined>)[name];
   if (!f) throw new InputError(`unknown task family "${name}"; known: ${Object.keys(FAMILIES).join(', ')}`);
   return f;
+}
+
+/** The inclusive difficulty range the pretraining corpus draws `family` from by default. */
+export function pretrainRange(family: FamilyName): readonly [number, number] {
+  const max = getFamily(family).pretrainMaxLevel ?? PRETRAIN_DIFFICULTY[1];
+  return [PRETRAIN_DIFFICULTY[0], Math.min(max, PRETRAIN_DIFFICULTY[1])];
 }
 
 /** A stable identity for an instance, independent of the template used to phrase it. */
