@@ -27,8 +27,12 @@ const lastCheckpoint = fs.readdirSync(checkpoints).filter((n) => /^iter-\d+$/.te
 const options = JSON.parse(fs.readFileSync(path.join(checkpoints, lastCheckpoint, 'state.json'), 'utf8')).extra.options;
 const continued = typeof options.init === 'string';
 const schedule = `peak lr ${options.lr}, warmup ${options.warmupSteps}, cosine to ${Math.round(options.minLrFraction * 100)}%`;
+const judgeExtras = [
+  options.noiseKindWeights ? `invalid kinds weighted ${Object.entries(options.noiseKindWeights).map(([k, w]) => `${k} ${w}`).join(', ')} (others 1)` : '',
+  options.judgeVerdictWeight && options.judgeVerdictWeight !== 1 ? `the judge's verdict token on the instruction weighted ${options.judgeVerdictWeight}x in the loss` : '',
+].filter((x) => x !== '');
 const roles = continued
-  ? `role mix solver ${options.mix.solver} / challenger ${options.mix.challenger} / judge ${options.mix.judge}, no solver-only phase`
+  ? `role mix solver ${options.mix.solver} / challenger ${options.mix.challenger} / judge ${options.mix.judge}, no solver-only phase${judgeExtras.length ? `; ${judgeExtras.join('; ')}` : ''}`
   : 'the first steps train the solver alone on short rows';
 
 const card = `# selfplay default model (embedded world)
@@ -56,7 +60,8 @@ ${notes ? `\n${notes}\n` : ''}
 ## Quality (held-out set data/world-eval-v3.jsonl; \`npx selfplay eval --model models/default --world-quality\`)
 
 Challenger: samples at temperature 1.0 from Box 1, per family. Solver: exact accuracy at temperature 0.01 on the
-held-out set (easy = levels 1-3, hard = levels 4-6; the pretraining corpus covers levels 1-4). Judge: Box 3 on a
+held-out set (easy = levels 1-3, hard = levels 4-6; the pretraining corpus covers levels 1-4 of sort, add and count and
+levels 1-2 of reverse, uppercase and repeat, so every family's easy half reaches past training). Judge: Box 3 on a
 balanced set of valid and invalid/noisy instructions with mixed responses, temperature 0.01.
 
 ${quality}`;

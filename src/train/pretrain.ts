@@ -115,15 +115,16 @@ export const HARD_NOISE_WEIGHTS: Readonly<Partial<Record<NoiseKind, number>>> = 
 export const CONTINUE_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   ...PRETRAIN_DEFAULTS,
   seed: 3,
-  steps: 900,
+  steps: 1000,
   solverOnlySteps: 0,
   mix: { solver: 0.2, challenger: 0.2, judge: 0.6 },
   noiseKindWeights: HARD_NOISE_WEIGHTS,
   judgeVerdictWeight: 8,
   batchSize: PRETRAIN_DEFAULTS.later!.batchSize, // the sizes of the from-scratch run's later phase
   later: undefined,
-  lr: 4e-4,
-  warmupSteps: 50,
+  // the from-scratch run's final rate: at 4e-4 the judge's verdicts got worse for the first 200 steps (re-warming)
+  lr: 1.5e-4,
+  warmupSteps: 20,
 };
 
 /** Linear warmup, then cosine from lr down to lr * minLrFraction at the last step. */
