@@ -13,6 +13,7 @@ import { loadRewardModelJudge, RewardModelJudge } from '../src/eval/judges/rewar
 import { combineOrders, preferenceFromScores, type JudgePair } from '../src/eval/judges/types.ts';
 import { VerifierJudge } from '../src/eval/judges/verifier.ts';
 import { loadEvalPrompts, type EvalPrompt } from '../src/eval/sets.ts';
+import { loadEvalSet } from '../src/world/evalset.ts';
 import { RewardModel } from '../src/model/reward-model.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { writeWorldTokenizer } from './helpers/chat-folder.ts';
@@ -52,12 +53,15 @@ test('judge specs: defaults, kinds, and errors naming the flag', () => {
 
 test('verifier: the world reward decides; an answer closer to the reference wins', async () => {
   const world = loadEvalPrompts('world');
-  const rev = world.find((p) => p.id === 'reverse-d1-000')!; // "ogu" -> "ugo"
+  const rev = world.find((p) => p.id === 'reverse-d1-000')!;
+  const answer = loadEvalSet().find((it) => it.id === rev.id)!.answer; // the reversed word
+  const word = [...answer].reverse().join('');
+  assert.notEqual(word, answer, 'the test needs a word that is not a palindrome');
   const judge = new VerifierJudge();
   const prefs = await judge.judge([
-    { prompt: rev, model: 'ugo', baseline: 'ogu' },
-    { prompt: rev, model: 'xyz', baseline: 'ugo' },
-    { prompt: rev, model: 'ugo', baseline: ' ugo ' },
+    { prompt: rev, model: answer, baseline: word },
+    { prompt: rev, model: 'x'.repeat(answer.length), baseline: answer },
+    { prompt: rev, model: answer, baseline: ` ${answer} ` },
   ]);
   assert.deepEqual(prefs, [1, 0, 0.5]);
   await assert.rejects(judge.judge([{ prompt: prompt('hi'), model: 'a', baseline: 'b' }]), /has no world instance/);
