@@ -37,7 +37,7 @@ function items(rng: Rng, perKind: number): Item[] {
 }
 
 const [modelDir = 'models/default', perKindText = '16'] = process.argv.slice(2);
-const runtime = new Runtime({ memoryArena: false });
+const runtime = new Runtime();
 const model = ChatModel.load(modelDir, runtime);
 const all = items(new Rng(123), Number(perKindText));
 const done = await model.complete(all.map((x) => x.prompt), { temperature: 0.01, topP: 1, topK: 0, maxTokens: 128 }, 1, 32);

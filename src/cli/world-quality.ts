@@ -18,7 +18,7 @@ export interface WorldQualityFlags {
 
 export async function worldQualityCommand(flags: WorldQualityFlags): Promise<void> {
   const model = flags.model ?? 'models/default';
-  const runtime = new Runtime({ threads: flags.threads, memoryArena: false });
+  const runtime = new Runtime({ threads: flags.threads });
   const chat = ChatModel.load(model, runtime);
   if (!chat.tokenizer.tokenToId('<|im_end|>')) throw new InputError(`${model}: not a world model (no <|im_end|> token); --world-quality measures the embedded world's roles`);
   const q = await worldQuality(chat, {

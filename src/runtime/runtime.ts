@@ -24,14 +24,23 @@ export interface RuntimeOptions {
   /** Let idle ORT threads spin; faster back-to-back runs, but competes with Node for cores. */
   spinning?: boolean;
   /**
-   * Keep each session's CPU memory arena (reuse of its peak activations). Off by default: every arena keeps its
-   * peak for the session's lifetime, and a training run compiles dozens of shapes (an LSP experiment reached 24 GB
-   * and was killed by the kernel with arenas on).
+   * Keep each session's CPU memory arena (reuse of its peak activations between runs). On by default: without it
+   * every run allocates and page-faults its activations afresh, and a train step takes ~2.5x as long (npm run
+   * bench). An arena keeps its peak for the session's lifetime, so memory is bounded by `memoryBudgetMB`.
    */
   memoryArena?: boolean;
   /** Cached sessions beyond this many are released, least recently used first. */
   maxSessions?: number;
+  /**
+   * Resident memory (MB) above which least recently used sessions are released, one per compile call, until it
+   * falls below (the few most recent are always kept). Default: a quarter of the machine's memory. An LSP
+   * experiment with arenas on and no bound grew to 24 GB.
+   */
+  memoryBudgetMB?: number;
 }
+
+/** Sessions never released for memory: a caller may still hold the last few it compiled. */
+const KEEP_RECENT_SESSIONS = 8;
 
 /** A compiled graph, ready to run. */
 export class CompiledGraph {
@@ -98,8 +107,9 @@ export class Runtime {
       executionProvider: options.executionProvider ?? 'cpu',
       optimization: options.optimization ?? 'all',
       spinning: options.spinning ?? false,
-      memoryArena: options.memoryArena ?? false,
+      memoryArena: options.memoryArena ?? true,
       maxSessions: options.maxSessions ?? 48,
+      memoryBudgetMB: options.memoryBudgetMB ?? Math.round(os.totalmem() / 4 / 2 ** 20),
     };
   }
 
@@ -115,6 +125,7 @@ export class Runtime {
     this.cache.set(key, entry);
     entry.catch(() => this.cache.delete(key));
     this.evictBeyond(this.options.maxSessions);
+    if (process.memoryUsage.rss() > this.options.memoryBudgetMB * 2 ** 20) this.evictBeyond(Math.max(KEEP_RECENT_SESSIONS, this.cache.size - 1));
     return entry;
   }
 

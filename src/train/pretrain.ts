@@ -283,7 +283,7 @@ function checkOptions(o: PretrainOptions): void {
 /** Runs (or resumes) pretraining; returns the final model folder, or null when stopped early (resumable). */
 export async function pretrain(o: PretrainOptions): Promise<string | null> {
   checkOptions(o);
-  const runtime = new Runtime({ threads: o.threads, memoryArena: false });
+  const runtime = new Runtime({ threads: o.threads });
   const run = await startOrResume(o, runtime);
   const plan: BatchPlan = {
     seed: o.seed,
