@@ -12,7 +12,7 @@
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { Rng } from '../util/rng.ts';
 import { corpusStream, type Role, type TrainingExample } from '../world/corpus.ts';
-import type { NoiseKind } from '../world/noise.ts';
+import type { NoiseKindWeights } from '../world/noise.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
 
 export interface RoleBatch {
@@ -38,7 +38,7 @@ export interface BatchPlan {
   later?: RolePhase;
   exclude: ReadonlySet<string>;
   /** Relative weights of the kinds of invalid instruction in judge batches (default uniform). */
-  noiseKindWeights?: Readonly<Partial<Record<NoiseKind, number>>>;
+  noiseKindWeights?: NoiseKindWeights;
   /** Loss weight multiplier of the judge's verdict token ("well" formed / "malformed"; default 1). */
   judgeVerdictWeight?: number;
 }

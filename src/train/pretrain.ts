@@ -23,7 +23,7 @@ import { evalInstanceKeys } from '../world/evalset.ts';
 import { trainWorldTokenizer, writeTokenizerFiles } from '../world/tokenizer-train.ts';
 import { allPromptTexts } from '../world/vocab.ts';
 import type { Role } from '../world/corpus.ts';
-import type { NoiseKind } from '../world/noise.ts';
+import type { NoiseKindWeights } from '../world/noise.ts';
 import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
 import { readJsonl, writeFileAtomic } from './run-folder.ts';
 import { batchAt, type BatchPlan, type RoleBatch, type RolePhase } from './pretrain-data.ts';
@@ -63,7 +63,7 @@ export interface PretrainOptions {
   /** Stop after this many steps in this process (the run stays resumable); for smoke tests and time slicing. */
   maxStepsThisRun?: number;
   /** Relative weights of the kinds of invalid instruction in judge batches (default uniform). */
-  noiseKindWeights?: Readonly<Partial<Record<NoiseKind, number>>>;
+  noiseKindWeights?: NoiseKindWeights;
   /** Loss weight multiplier of the judge's verdict token on the instruction (default 1). */
   judgeVerdictWeight?: number;
   /**
@@ -95,7 +95,7 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
  * The kinds of invalid instruction the v1 default model's judge most often called "well formed" (mixed templates
  * 10 of 16, garbled 5, wrong content 4, the rest 0-3; scripts/judge-diagnosis.ts), weighted up in continued runs.
  */
-export const HARD_NOISE_WEIGHTS: Readonly<Partial<Record<NoiseKind, number>>> = {
+export const HARD_NOISE_WEIGHTS: NoiseKindWeights = {
   'mixed-templates': 4,
   'garbled-template': 3,
   'wrong-content': 2,

@@ -16,7 +16,7 @@ import { fillChallengerPrompt, fillJudgePrompt } from '../game/prompts.ts';
 import { Rng } from '../util/rng.ts';
 import { evalInstanceKeys } from './evalset.ts';
 import { judgeCompletion } from './judge.ts';
-import { noisyInstruction, type NoiseKind } from './noise.ts';
+import { noisyInstruction, type NoiseKindWeights } from './noise.ts';
 import { RESPONSE_WRAPPERS } from './phrases.ts';
 import { chance, pick, pickWeighted } from './random.ts';
 import { FAMILY_NAMES, MAX_DIFFICULTY, PRETRAIN_DIFFICULTY, type FamilyName, type Instance } from './types.ts';
@@ -55,7 +55,7 @@ export interface CorpusOptions {
   /** Share of challenger examples with empty task and template (the paper's "None" case; default 0). */
   emptyChallengerFraction?: number;
   /** Relative weights of the kinds of invalid instruction in judge examples (default uniform). */
-  noiseKindWeights?: Readonly<Partial<Record<NoiseKind, number>>>;
+  noiseKindWeights?: NoiseKindWeights;
   /** Judge targets write "Expected: <answer>." for valid instructions (default true). */
   showExpected?: boolean;
   /** Instance keys never to emit (default: the evaluation file's). */

@@ -31,13 +31,16 @@ export const NOISE_KINDS = [
 /** One of {@link NOISE_KINDS}. */
 export type NoiseKind = (typeof NOISE_KINDS)[number];
 
+/** Relative weight of each kind of invalid instruction (a kind left out has weight 1). */
+export type NoiseKindWeights = Readonly<Partial<Record<NoiseKind, number>>>;
+
 /** Where noise draws its valid starting points from. */
 export interface NoiseOptions extends GenerateOptions {
   families?: readonly FamilyName[];
   /** Inclusive difficulty range of the valid instances noise is derived from (default each family's pretraining range). */
   difficulty?: readonly [number, number];
   /** Relative weight of each kind when none is asked for (default uniform; a kind left out has weight 1). */
-  kindWeights?: Readonly<Partial<Record<NoiseKind, number>>>;
+  kindWeights?: NoiseKindWeights;
 }
 
 interface Ctx {

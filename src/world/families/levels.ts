@@ -1,4 +1,5 @@
 /** Helpers families use to map slot contents to difficulty levels. */
+import type { Rng } from '../../util/rng.ts';
 import type { LevelCheck } from '../types.ts';
 import { NATURAL_RE } from '../scoring.ts';
 
@@ -7,6 +8,12 @@ export function levelOfRange(value: number, ranges: readonly (readonly [number, 
   const i = ranges.findIndex(([lo, hi]) => value >= lo && value <= hi);
   if (i >= 0) return { difficulty: i + 1 };
   return { reason: `${what} ${value} is outside ${ranges[0][0]}..${ranges[ranges.length - 1][1]}` };
+}
+
+/** A value drawn uniformly from level `d`'s inclusive range (the inverse of {@link levelOfRange}). */
+export function sampleLevelRange(rng: Rng, ranges: readonly (readonly [number, number])[], d: number): number {
+  const [lo, hi] = ranges[d - 1];
+  return rng.int(lo, hi);
 }
 
 /** Parses a comma-and-space separated list of canonical integers ("12, 7, 40"), or null if any is not canonical. */

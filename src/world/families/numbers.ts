@@ -3,7 +3,7 @@ import { pick } from '../random.ts';
 import { corruptCount, corruptDigits, corruptTokens, countScore, digitScore, NATURAL_RE, tokenScore } from '../scoring.ts';
 import type { FamilySpec, LevelCheck } from '../types.ts';
 import { CONSONANTS, VOWELS } from '../words.ts';
-import { digitCount, levelOfRange, parseNaturals, withDigits } from './levels.ts';
+import { digitCount, levelOfRange, parseNaturals, sampleLevelRange, withDigits } from './levels.ts';
 
 /** Sort: how many numbers each level lists and the largest value it allows (a list takes the first level that fits). */
 const SORT_LEVELS = [
@@ -125,8 +125,7 @@ export const countFamily: FamilySpec = {
   answerPattern: NATURAL_RE,
   level: (s) => levelOfRange(s.word.length, COUNT_LENGTHS, 'word length'),
   sample: (rng, d, word) => {
-    const [lo, hi] = COUNT_LENGTHS[d - 1];
-    const w = word(rng.int(lo, hi));
+    const w = word(sampleLevelRange(rng, COUNT_LENGTHS, d));
     const absent = LETTERS.filter((c) => !w.includes(c));
     const letter = rng.next() < 0.7 || absent.length === 0 ? w[rng.int(0, w.length - 1)] : pick(rng, absent);
     return { letter, word: w };

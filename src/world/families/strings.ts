@@ -6,7 +6,7 @@ import type { Rng } from '../../util/rng.ts';
 import { pick } from '../random.ts';
 import { charScore, corruptChars, corruptTokens, NATURAL_RE, tokenScore } from '../scoring.ts';
 import type { FamilySpec, Slots, WordSource } from '../types.ts';
-import { levelOfRange } from './levels.ts';
+import { levelOfRange, sampleLevelRange } from './levels.ts';
 
 /**
  * Reverse: word length per level (world v3). Pretraining uses levels 1-2 (3..6 letters); level 3 (7 letters) is the
@@ -26,7 +26,7 @@ export const reverseFamily: FamilySpec = {
   answerPattern: /^[a-z]+$/,
   pretrainMaxLevel: 2,
   level: (s) => levelOfRange(s.word.length, REVERSE_LENGTHS, 'word length'),
-  sample: (rng, d, word) => ({ word: word(rng.int(REVERSE_LENGTHS[d - 1][0], REVERSE_LENGTHS[d - 1][1])) }),
+  sample: (rng, d, word) => ({ word: word(sampleLevelRange(rng, REVERSE_LENGTHS, d)) }),
   sampleOutOfRange: (rng, word) => ({ word: pick(rng, [word(rng.int(11, 20)), word(rng.int(1, 2))]) }),
   solve: (s) => [...s.word].reverse().join(''),
   score: charScore,
@@ -72,8 +72,7 @@ export const uppercaseFamily: FamilySpec = {
     return levelOfRange(s.phrase.length, UPPERCASE_LENGTHS, 'phrase length');
   },
   sample: (rng, d, word) => {
-    const [lo, hi] = UPPERCASE_LENGTHS[d - 1];
-    return { phrase: samplePhrase(rng, word, rng.int(lo, hi), UPPERCASE_WORDS[d - 1]) };
+    return { phrase: samplePhrase(rng, word, sampleLevelRange(rng, UPPERCASE_LENGTHS, d), UPPERCASE_WORDS[d - 1]) };
   },
   sampleOutOfRange: (rng, word) => {
     const many = rng.int(4, 6);
@@ -110,7 +109,7 @@ export const repeatFamily: FamilySpec = {
     return levelOfRange(Number(s.n), REPEAT_COUNTS, 'count');
   },
   sample: (rng, d, word) => {
-    const n = rng.int(REPEAT_COUNTS[d - 1][0], REPEAT_COUNTS[d - 1][1]);
+    const n = sampleLevelRange(rng, REPEAT_COUNTS, d);
     return { word: word(rng.int(2, repeatMaxWordLength(n))), n: String(n) };
   },
   sampleOutOfRange: (rng, word) =>
