@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../src/game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../src/prompts/paper.ts';
 
 // SHA-256 of the constants, computed from shared/reference/paper-prompts.md when they were written.
 const CHALLENGER_SHA256 = '681fcf5b03c55062fb3ae1b95c19ec31d51166aa0dbbc2e84a56e41cd86cd634';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { InputError } from '../src/errors.ts';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt } from '../src/game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt } from '../src/prompts/paper.ts';
 import { allPromptTexts, makeCorpus, type TrainingExample } from '../src/world/corpus.ts';
 import { EVAL_SET_PATH, evalInstanceKeys, evalSetToJsonl, loadEvalSet, makeEvalSet } from '../src/world/evalset.ts';
 import { judgeCompletion } from '../src/world/judge.ts';

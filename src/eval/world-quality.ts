@@ -9,8 +9,9 @@
  *   seed of the pretraining distribution), at temperature 0.01: `<Score>` parse rate, Spearman rho against the
  *   rubric rules' score, and the AUC with which the score separates valid from invalid instructions.
  */
-import { fillChallengerPrompt, parseJudgeScore } from '../game/prompts.ts';
+import { fillChallengerPrompt, parseJudgeScore } from '../prompts/paper.ts';
 import type { ChatModel, Sampling } from '../generate/chat.ts';
+import type { PeriodicEval } from '../train/lsp.ts';
 import { Progress } from '../util/progress.ts';
 import { corpusStream, type TrainingExample } from '../world/corpus.ts';
 import { loadEvalSet } from '../world/evalset.ts';
@@ -152,6 +153,14 @@ export async function solverAccuracySlice(model: ChatModel, perFamily: number, s
     return idx.filter(([, i]) => correct[i]).length / idx.length;
   };
   return { 'eval/solver_accuracy': acc(), ...Object.fromEntries(FAMILY_NAMES.map((f) => [`eval/solver_accuracy/${f}`, acc(f)])) };
+}
+
+/**
+ * The quick evaluation `selfplay train` runs every `evalEvery` iterations: the solver's accuracy on 10 held-out
+ * items per family. Only for runs in the world (explicit task lists have no held-out answers): undefined otherwise.
+ */
+export function periodicSolverEval(s: { tasks: 'world' | unknown[]; seed: number }): PeriodicEval | undefined {
+  return s.tasks === 'world' ? (policy) => solverAccuracySlice(policy, 10, s.seed) : undefined;
 }
 
 export async function judgeQuality(model: ChatModel, n: number, seed: number): Promise<JudgeQuality> {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../prompts/paper.ts';
 import { loraConfigSchema } from '../model/lora.ts';
 import { FAMILY_NAMES } from '../world/types.ts';
 import { JUDGE_MAX_SCORE } from './advantages.ts';

@@ -11,11 +11,10 @@ import type { AdamW } from '../optim/adamw.ts';
 import { globalNorm } from '../optim/adamw.ts';
 import { challengerAdvantages, challengerRewards, solverAdvantages, solverRewards } from '../rl/advantages.ts';
 import { policyLoss, type KlEstimator } from '../rl/losses.ts';
-import { Rng } from '../util/rng.ts';
+import { Rng, stepSeed } from '../util/rng.ts';
 import type { FamilyName } from '../world/types.ts';
 import { classify } from '../world/world.ts';
 import { type PolicyRow, policyGradient, referenceLogprobs } from './policy-update.ts';
-import { stepSeed } from './pretrain-data.ts';
 
 export type Mode = 'lsp' | 'lsp-zero' | 'grpo';
 

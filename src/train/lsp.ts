@@ -19,7 +19,9 @@ import { Progress } from '../util/progress.ts';
 import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
 import { type IterationSettings, runIteration } from './lsp-iteration.ts';
 import { JsonlLog } from './run-folder.ts';
-import { solverAccuracySlice } from '../eval/world-quality.ts';
+
+/** A quick evaluation of the policy, run every `evalEvery` iterations; its metrics join that iteration's line. */
+export type PeriodicEval = (policy: ChatModel) => Promise<Record<string, number>>;
 
 export interface RunSettings extends IterationSettings {
   model: string;
@@ -28,8 +30,10 @@ export interface RunSettings extends IterationSettings {
   gradClip: number;
   lora: LoraConfig | null;
   checkpointEvery: number;
-  /** Every this many iterations (0 = never), the solver's greedy accuracy on 10 held-out items per family. */
+  /** Every this many iterations (0 = never), `periodicEval` runs (if the caller gave one). */
   evalEvery: number;
+  /** Passed in by the caller (the CLI gives the world's solver-accuracy slice), so training never imports eval/. */
+  periodicEval?: PeriodicEval;
   onNonfinite: 'skip' | 'stop';
   out: string;
   quiet: boolean;
@@ -131,8 +135,8 @@ export async function train(s: RunSettings): Promise<string | null> {
       const models = { policy: run.policy, reference: run.reference, optimizer: run.optimizer, reward };
       const result = await runIteration(s, models, iteration);
       iteration++;
-      if (s.evalEvery > 0 && s.tasks === 'world' && iteration % s.evalEvery === 0) {
-        Object.assign(result.metrics, await solverAccuracySlice(run.policy, 10, s.seed));
+      if (s.periodicEval && s.evalEvery > 0 && iteration % s.evalEvery === 0) {
+        Object.assign(result.metrics, await s.periodicEval(run.policy));
       }
       metrics.append({ iteration, ...result.metrics });
       for (const sample of result.samples) samples.append({ iteration, ...sample });
