@@ -12,6 +12,7 @@
 import { fillChallengerPrompt, parseJudgeScore } from '../prompts/paper.ts';
 import type { ChatModel, Sampling } from '../generate/chat.ts';
 import type { PeriodicEval } from '../train/lsp.ts';
+import { mean } from '../util/math.ts';
 import { Progress } from '../util/progress.ts';
 import { corpusStream, type TrainingExample } from '../world/corpus.ts';
 import { loadEvalSet } from '../world/evalset.ts';
@@ -35,7 +36,6 @@ function ranks(x: readonly number[]): number[] {
 export function spearman(x: readonly number[], y: readonly number[]): number {
   const rx = ranks(x);
   const ry = ranks(y);
-  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   const mx = mean(rx);
   const my = mean(ry);
   let sxy = 0;
@@ -170,7 +170,6 @@ export async function judgeQuality(model: ChatModel, n: number, seed: number): P
   const parsed = done.map((c) => parseJudgeScore(c.text).score);
   const ok = examples.map((e, i) => ({ e, s: parsed[i] })).filter((x) => x.s !== null) as { e: TrainingExample; s: number }[];
   const truth = ok.map((x) => parseJudgeScore(x.e.completion).score!);
-  const mean = (a: number[]) => (a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN);
   return {
     samples: n,
     parseRate: ok.length / n,

@@ -13,13 +13,13 @@
  * (SELF_REWARD_SCALE): with w = 1 both rewards span [0, 1] and weigh equally, as in the paper's plain sum.
  */
 import { InputError } from '../errors.ts';
+import { mean } from '../util/math.ts';
 
 /** The Box 3 judge's highest score: R_Q is in [0, JUDGE_MAX_SCORE]. */
 export const JUDGE_MAX_SCORE = 7;
 /** R_Q is multiplied by this before weighting, mapping 0..7 onto the verifier's [0, 1]. */
 export const SELF_REWARD_SCALE = 1 / JUDGE_MAX_SCORE;
 
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Checks a finite, non-empty vector; names it and the bad entry. */
 function checkVector(name: string, xs: readonly number[]): void {
