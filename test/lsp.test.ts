@@ -67,8 +67,9 @@ test('lsp resume: 4 iterations straight equal 2, stop, resume to 4 (metrics and 
   const a = tmp('straight');
   const b = tmp('resumed');
   await train(settings(a, 4, { mode: 'lsp-zero' }));
-  assert.equal(await train(settings(b, 2, { mode: 'lsp-zero' })).then(() => 'first half'), 'first half');
-  // the first half ended at iteration 2 as a finished 2-iteration run; continue the same folder to 4
+  // the first half ends at iteration 2 as a finished 2-iteration run; then the same folder continues to 4
+  assert.equal(await train(settings(b, 2, { mode: 'lsp-zero' })), path.join(b, 'model'));
+  assert.deepEqual(readJsonl(path.join(b, 'metrics.jsonl')).map((m) => m.iteration), [1, 2], 'the first half logged iterations 1 and 2');
   await train(settings(b, 4, { mode: 'lsp-zero' }));
   const ma = readJsonl(path.join(a, 'metrics.jsonl'));
   const mb = readJsonl(path.join(b, 'metrics.jsonl'));
