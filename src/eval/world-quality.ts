@@ -1,5 +1,6 @@
 /**
- * `selfplay eval --world-quality`: how well a world model plays its three roles (issue 4's quality bar).
+ * `selfplay eval --world-quality`: how well a world model plays its three roles, and the quality bar the default
+ * model was made to meet ({@link qualityChecks}).
  *
  * - Challenger: samples at temperature 1.0 from the Box 1 prompt, per family (templates alternate); share that
  *   parse as a valid instance of the requested family, and the histogram of their difficulty levels.
@@ -200,7 +201,7 @@ export async function worldQuality(model: ChatModel, o: WorldQualityOptions): Pr
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-/** The issue's quality bar, checked. */
+/** The default model's quality bar, checked: eight pass/fail lines (the names say each threshold). */
 export function qualityChecks(q: WorldQuality): { name: string; pass: boolean; value: string }[] {
   const validAll = q.challenger.reduce((a, c) => a + c.validShare * c.samples, 0) / q.challenger.reduce((a, c) => a + c.samples, 0);
   const spread = q.challenger.every((c) => Math.max(...c.levels) <= 0.8 * c.levels.reduce((a, b) => a + b, 0));

@@ -1,6 +1,6 @@
 /**
  * Rewards and advantages of one LSP iteration, as pure functions of the group arrays (paper section 3,
- * shared/reference/paper-prompts.md). N queries q_i, G answers a_i^j each; arrays carry their shape as a suffix:
+ * docs/method.md). N queries q_i, G answers a_i^j each; arrays carry their shape as a suffix:
  * rewards_N_G[i][j] = R(q_i, a_i^j), values_N[i] = V(q_i).
  *
  *   V(q_i)        = (1/G) sum_j R(q_i, a_i^j)                 (the group's value: a baseline per query)
