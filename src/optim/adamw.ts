@@ -3,7 +3,7 @@
  * store. State (first and second moments) is kept per parameter and can be saved and restored.
  * Matches torch.optim.AdamW preceded by torch.nn.utils.clip_grad_norm_ (which divides by norm + 1e-6).
  */
-import { SelfplayError } from '../errors.ts';
+import { invariant, SelfplayError } from '../errors.ts';
 
 export interface AdamWOptions {
   lr: number;
@@ -56,7 +56,7 @@ export class AdamW {
     const bc2Sqrt = Math.sqrt(1 - Math.pow(o.beta2, t));
     for (const [name, g] of grads) {
       const p = params.get(name);
-      if (!p || p.length !== g.length) throw new SelfplayError(`AdamW: gradient ${name} has no parameter of its size`);
+      invariant(p && p.length === g.length, `AdamW: gradient ${name} has no parameter of its size`);
       const decay = o.weightDecay > 0 && (o.decays?.(name) ?? true) ? 1 - lr * o.weightDecay : 1;
       const m = this.moment(this.state.m, name, p.length);
       const v = this.moment(this.state.v, name, p.length);
