@@ -43,6 +43,7 @@ const TASKS_HELP = `'all' (every world family), 'none' (no task: the model's own
 export const trainConfigSchema = z.strictObject({
   // what is trained, and how
   model: z.string().min(1).default('models/default').describe('HF model folder (policy and frozen reference); the shipped world model by default'),
+  chatTemplate: z.string().min(1).nullable().default(null).describe("Jinja chat template file used instead of the model folder's own (for tokenizers that ship none); null: the folder's"),
   mode: z.enum(MODES).default('lsp').describe('lsp: self-play with self-reward; lsp-zero: without it; grpo: queries from promptsFile, no challenger'),
   iterations: z.number().int().positive().default(20).describe('total iterations, one optimizer step each; 20 visibly moves the default model in minutes'),
   N: z.number().int().positive().default(8).describe('queries per iteration (the paper: 8)'),
