@@ -9,6 +9,7 @@ import { type RewardSource, type TaskSpec, verifierReward } from '../game/rollou
 import { RewardModel } from '../model/reward-model.ts';
 import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts';
 import { overridesFromFlags } from '../rl/config-flags.ts';
+import { judgeRewardFromConfig } from '../rl/judge-reward.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { checkRunFolder, type RunSettings, train } from '../train/lsp.ts';
 import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
@@ -67,8 +68,11 @@ function gameTasks(tasks: TrainConfig['tasks']): { tasks: 'world' | TaskSpec[]; 
   return { tasks: tasks as TaskSpec[], families: [...FAMILY_NAMES] };
 }
 
-function rewardSource(spec: string, runtime: Runtime): RewardSource {
+function rewardSource(c: TrainConfig, runtime: Runtime): RewardSource {
+  const spec = c.rewardSource;
   if (spec === 'verifier') return verifierReward;
+  const judge = judgeRewardFromConfig(c);
+  if (judge) return judge;
   const dir = spec.slice('reward-model:'.length);
   const rm = RewardModel.load(dir, runtime, 'reward-model');
   return {
@@ -88,7 +92,7 @@ export function runSettings(c: TrainConfig, runtime: Runtime, threads?: number):
     prompts: c.mode === 'grpo' && c.promptsFile ? readPrompts(c.promptsFile) : undefined,
     lora: c.lora,
     threads,
-    reward: rewardSource(c.rewardSource, runtime),
+    reward: rewardSource(c, runtime),
   };
 }
 
@@ -100,6 +104,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
   }
   const runtime = new Runtime({ threads: flags.threads });
   const settings = runSettings(config, runtime, flags.threads);
+  await settings.reward?.probe?.(); // a remote judge that does not answer stops the run here, before any compute
   writeJsonAtomic(path.join(config.out, 'config.json'), config);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`${config.mode} on ${config.model}: ${config.iterations} iterations of N=${config.N} queries x G=${config.G} answers; run folder ${config.out}`);

@@ -57,6 +57,10 @@ export async function solverAnswers(model: ChatModel, queries_N: readonly string
 export interface RewardSource {
   readonly name: string;
   score(queries_N: readonly string[], answers_N_G: readonly string[][]): Promise<number[][]>;
+  /** Checks the source answers at all, before any compute (a remote judge); throws one clear error if not. */
+  probe?(): Promise<void>;
+  /** Counters of the last `score` call, merged into the iteration's metrics (e.g. judge parse failures). */
+  metrics?(): Record<string, number>;
 }
 
 /** The embedded world's verifier: partial credit in [0, 1] for valid instances, 0 for every answer to an invalid query. */

@@ -59,7 +59,18 @@ export const trainConfigSchema = z.strictObject({
   microBatch: z.number().int().positive().default(32).describe('rows per forward/backward; gradients accumulate exactly, so only memory and speed change'),
   lora: z.strictObject(loraConfigSchema.shape).nullable().default(null).describe('null: full fine-tuning (right for the tiny default); {rank, alpha, targets}: train adapters only'),
   // rewards
-  rewardSource: z.string().regex(/^(verifier|reward-model:.+)$/, "expected 'verifier' or 'reward-model:DIR'").default('verifier').describe("R: 'verifier' (the embedded world's checker, in [0, 1]) or 'reward-model:DIR' (a LlamaForSequenceClassification folder)"),
+  rewardSource: z
+    .string()
+    .regex(/^(verifier|reward-model:.+|judge:openai:https?:\/\/.+)$/, "expected 'verifier', 'reward-model:DIR' or 'judge:openai:http(s)://HOST[:PORT][/v1]'")
+    .default('verifier')
+    .describe("R: 'verifier' (the world's checker, in [0, 1]), 'reward-model:DIR' (a LlamaForSequenceClassification folder) or 'judge:openai:URL' (an LLM on an OpenAI-compatible endpoint scores 0-7 with a rubric; R = score/7)"),
+  rewardModelName: z.string().min(1).nullable().default(null).describe("judge:openai only: the judge model's name on the endpoint (required there); the API key comes from OPENAI_API_KEY"),
+  rewardRubricFile: z.string().min(1).nullable().default(null).describe("judge:openai only: a rubric prompt file with {instruction} and {response} ending in <Score>0-7</Score>; null: the paper's Box 3"),
+  rewardConcurrency: z.number().int().positive().default(4).describe('judge:openai only: judgement requests in flight at once; a local server batches them'),
+  rewardRetries: z.number().int().min(0).default(5).describe('judge:openai only: retries of a failed request (network, timeout, 429, 5xx) with exponential backoff, then the run stops (resumable)'),
+  rewardMaxTokens: z.number().int().positive().default(256).describe("judge:openai only: completion budget of one judgement; Box 3 asks for <= 100 words, a calculation and the score"),
+  rewardCacheFile: z.string().min(1).nullable().default(null).describe('judge:openai only: judgement cache (JSON Lines); null: reward-judge-cache.jsonl in the run folder, so a resume asks nothing twice'),
+  rewardParseFallback: z.number().min(0).max(JUDGE_MAX_SCORE).default(0).describe('judge:openai only: the score (0..7) of a judgement without a parseable <Score>; 0 so an unreadable judge never pays (counted as reward/judge/parse_fail)'),
   selfRewardWeight: z.number().min(0).default(1).describe('w in R + w R_Q/7: R_Q (0..7) is scaled to [0, 1] like the verifier R, and w = 1 weighs them equally as the paper\'s plain sum did'),
   selfRewardFallback: z.number().min(0).max(JUDGE_MAX_SCORE).default(0).describe('R_Q (0..7) when <Score> does not parse; 0 so breaking the judge never pays (failures are counted)'),
   // the game
@@ -163,6 +174,11 @@ function conflicts(given: Layer, c: z.output<typeof trainConfigSchema>): string[
   if (c.mode !== 'lsp' && given.selfRewardWeight !== undefined && c.selfRewardWeight !== 0) {
     problems.push(`selfRewardWeight ${c.selfRewardWeight} has no effect in mode ${c.mode} (no self-reward); remove it or set mode: lsp`);
   }
+  const judge = c.rewardSource.startsWith('judge:');
+  if (judge && c.rewardModelName === null) problems.push(`rewardSource ${c.rewardSource} needs rewardModelName (the judge model's name on that endpoint)`);
+  const judgeOnly = ['rewardModelName', 'rewardRubricFile', 'rewardConcurrency', 'rewardRetries', 'rewardMaxTokens', 'rewardCacheFile', 'rewardParseFallback'];
+  const defaults = trainConfigSchema.parse({}) as Record<string, unknown>; // a saved config repeats the defaults: fine
+  for (const k of judgeOnly) if (!judge && (c as Record<string, unknown>)[k] !== defaults[k]) problems.push(`${k} is only read with rewardSource judge:openai:URL, but rewardSource is ${c.rewardSource}`);
   for (const placeholder of ['{instruction}', '{response}']) {
     if (!c.judgePrompt.includes(placeholder)) problems.push(`judgePrompt has no ${placeholder} placeholder: the judge would not see the interaction`);
   }

@@ -170,6 +170,7 @@ export async function runIteration(s: IterationSettings, m: IterationModels, ite
     tokens_per_s: sampled / seconds,
     updated,
     'rewards/nonfinite': nonfiniteRewards,
+    ...(m.reward.metrics?.() ?? {}),
     ...Object.fromEntries(Object.entries(timer.split).map(([k, v]) => [`time/${k}`, v])),
   };
   const samples = queries.map((q, i) => ({
