@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
-import { type RewardSource, type TaskSpec, verifierReward } from '../game/rollout.ts';
+import { exactVerifierReward, type RewardSource, type TaskSpec, verifierReward } from '../game/rollout.ts';
 import { RewardModel } from '../model/reward-model.ts';
 import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts';
 import { overridesFromFlags } from '../rl/config-flags.ts';
@@ -70,7 +70,7 @@ function gameTasks(tasks: TrainConfig['tasks']): { tasks: 'world' | TaskSpec[]; 
 
 function rewardSource(c: TrainConfig, runtime: Runtime): RewardSource {
   const spec = c.rewardSource;
-  if (spec === 'verifier') return verifierReward;
+  if (spec === 'verifier') return c.verifierReward === 'exact' ? exactVerifierReward : verifierReward;
   const judge = judgeRewardFromConfig(c);
   if (judge) return judge;
   const dir = spec.slice('reward-model:'.length);

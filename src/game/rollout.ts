@@ -5,6 +5,7 @@
  */
 import { fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from './prompts.ts';
 import type { ChatModel, Completion, Sampling } from '../generate/chat.ts';
+import { exactRewards } from '../rl/rewards.ts';
 import type { Rng } from '../util/rng.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
 import { getFamily, reward as worldReward } from '../world/world.ts';
@@ -67,6 +68,12 @@ export interface RewardSource {
 export const verifierReward: RewardSource = {
   name: 'verifier',
   score: async (queries_N, answers_N_G) => answers_N_G.map((answers, i) => answers.map((a) => worldReward(queries_N[i], a.trim()))),
+};
+
+/** The verifier with exact 0/1 rewards: 1 for the exact reference answer only (`verifierReward: exact`). */
+export const exactVerifierReward: RewardSource = {
+  name: 'verifier (exact)',
+  score: async (queries_N, answers_N_G) => exactRewards(await verifierReward.score(queries_N, answers_N_G)),
 };
 
 export interface SelfRewards {
