@@ -25,3 +25,8 @@ export class InputError extends SelfplayError {
 export class RuntimeFailure extends SelfplayError {
   override name = 'RuntimeFailure';
 }
+
+/** A judge could not deliver (endpoint down after retries, refused request); names the judge and the cause. */
+export class JudgeError extends SelfplayError {
+  override name = 'JudgeError';
+}

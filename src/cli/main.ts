@@ -123,6 +123,7 @@ function program(): Command {
     .option('--seed <s>', 'seed of every arm, the GRPO prompt set and the evaluation (default 1)', (v) => parseNonNegativeInt(v, '--seed'))
     .option('--out <dir>', 'experiment folder, one run folder per arm (default runs/experiment-paper-<budget>)')
     .option('--doc <file>', 'the write-up; its SVG figures go next to it (default docs/results/paper.md)')
+    .option('--grpo-frontier [lo,hi]', "GRPO prompts only from levels where the base model's exact success at temperature 1 is in [lo, hi] (default 0.2,0.8; measured once, saved as grpo-frontier.json); off by default")
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of progress bars')
     .action(async (opts) => paperCommand(opts));
