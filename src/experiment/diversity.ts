@@ -7,7 +7,7 @@
  */
 import { FAMILY_NAMES, MAX_DIFFICULTY, type FamilyName } from '../world/types.ts';
 import { classify, instanceKey } from '../world/world.ts';
-import { distinctN, queryTokens } from '../util/ngrams.ts';
+import { distinctN } from '../util/ngrams.ts';
 
 /** One challenger query as samples.jsonl logs it (`iteration` counts from 1). */
 export interface QuerySample {
