@@ -27,6 +27,11 @@ export class RuntimeFailure extends SelfplayError {
   override name = 'RuntimeFailure';
 }
 
+/** A judge could not deliver (endpoint down after retries, refused request); names the judge and the cause. */
+export class JudgeError extends SelfplayError {
+  override name = 'JudgeError';
+}
+
 /**
  * A broken internal invariant: a bug in selfplay, never the user's input. Deliberately not a SelfplayError, so the
  * CLI reports it as an internal error with its stack instead of blaming the user's input.

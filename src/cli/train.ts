@@ -44,6 +44,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
   const runtime = new Runtime({ threads: flags.threads });
   const base = runSettings(config, runtime, flags.threads);
   const settings = { ...base, periodicEval: periodicSolverEval(base) };
+  await settings.reward?.probe?.(); // a remote judge that does not answer stops the run here, before any compute
   writeJsonAtomic(path.join(config.out, 'config.json'), config);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`${config.mode} on ${config.model}: ${config.iterations} iterations of N=${config.N} queries x G=${config.G} answers; run folder ${config.out}`);

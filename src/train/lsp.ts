@@ -25,6 +25,8 @@ export type PeriodicEval = (policy: ChatModel) => Promise<Record<string, number>
 
 export interface RunSettings extends IterationSettings {
   model: string;
+  /** A Jinja chat template file used instead of the model folder's own (null: the folder's). */
+  chatTemplate: string | null;
   iterations: number;
   weightDecay: number;
   gradClip: number;
@@ -52,7 +54,7 @@ interface Loaded {
 /** The policy: the base weights (copied, so the reference stays frozen), plus fresh or restored LoRA adapters. */
 function loadPolicy(s: RunSettings, runtime: Runtime, from: string, reference: ChatModel): ChatModel {
   if (!s.lora) {
-    const folder = loadModelFolder(from);
+    const folder = loadModelFolder(from, { chatTemplateFile: s.chatTemplate ?? undefined });
     return new ChatModel(folder, new ModelEngine(folder.cfg, folder.weights, runtime, 'model'), folder.tokenizer!);
   }
   const cfg = reference.folder.cfg;
@@ -62,7 +64,7 @@ function loadPolicy(s: RunSettings, runtime: Runtime, from: string, reference: C
 }
 
 async function load(s: RunSettings, runtime: Runtime): Promise<Loaded> {
-  const reference = ChatModel.load(s.model, runtime, 'model');
+  const reference = ChatModel.load(s.model, runtime, 'model', { chatTemplateFile: s.chatTemplate ?? undefined });
   const optimizer = new AdamW({ lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay, maxGradNorm: s.gradClip, decays: (n) => !n.endsWith('norm.weight') });
   const last = latestCheckpoint(s.out);
   if (!last) return { policy: loadPolicy(s, runtime, s.model, reference), reference, optimizer, start: 0 };
@@ -101,7 +103,10 @@ function saveFinal(s: RunSettings, run: Loaded): string {
   const dir = path.join(s.out, 'model');
   const cfg = run.policy.engine.cfg;
   const weights = s.lora ? mergeLora(cfg, s.lora, run.policy.engine.weights) : run.policy.engine.weights;
-  saveModelFolder(dir, { config: run.reference.folder.rawConfig, weights, tokenizerFrom: s.model });
+  // a --chat-template goes with the trained model, so it chats without the flag
+  const template = s.chatTemplate;
+  const extraFiles = template ? (tmp: string) => fs.copyFileSync(template, path.join(tmp, 'chat_template.jinja')) : undefined;
+  saveModelFolder(dir, { config: run.reference.folder.rawConfig, weights, tokenizerFrom: s.model, extraFiles });
   if (s.lora) saveLoraAdapter(path.join(s.out, 'adapter'), s.lora, trainedWeights(run.policy, s.lora), cfg, s.model);
   return dir;
 }

@@ -4,9 +4,10 @@
  */
 import fs from 'node:fs';
 import { InputError } from '../errors.ts';
-import { type RewardSource, type TaskSpec, verifierReward } from '../game/rollout.ts';
+import { exactVerifierReward, type RewardSource, type TaskSpec, verifierReward } from '../game/rollout.ts';
 import { RewardModel } from '../model/reward-model.ts';
 import type { TrainConfig } from '../rl/config.ts';
+import { judgeRewardFromConfig } from '../rewards/judge-reward.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
 import type { RunSettings } from './lsp.ts';
@@ -42,8 +43,11 @@ function gameTasks(tasks: TrainConfig['tasks']): { tasks: 'world' | TaskSpec[]; 
   return { tasks: tasks as TaskSpec[], families: [...FAMILY_NAMES] };
 }
 
-function rewardSource(spec: string, runtime: Runtime): RewardSource {
-  if (spec === 'verifier') return verifierReward;
+function rewardSource(c: TrainConfig, runtime: Runtime): RewardSource {
+  const spec = c.rewardSource;
+  if (spec === 'verifier') return c.verifierReward === 'exact' ? exactVerifierReward : verifierReward;
+  const judge = judgeRewardFromConfig(c);
+  if (judge) return judge;
   const dir = spec.slice('reward-model:'.length);
   const rm = RewardModel.load(dir, runtime, 'reward-model');
   return {
@@ -63,6 +67,6 @@ export function runSettings(c: TrainConfig, runtime: Runtime, threads?: number):
     prompts: c.mode === 'grpo' && c.promptsFile ? readPrompts(c.promptsFile) : undefined,
     lora: c.lora,
     threads,
-    reward: rewardSource(c.rewardSource, runtime),
+    reward: rewardSource(c, runtime),
   };
 }
