@@ -108,7 +108,10 @@ function program(): Command {
     .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
-  for (const f of configFlags()) trainCmd.option(f.flag, f.description);
+  for (const f of configFlags()) {
+    trainCmd.option(f.flag, f.description);
+    if (f.negate) trainCmd.option(f.negate, `turn ${f.flag} off`);
+  }
   trainCmd.action(async (opts) => trainCommand(opts));
   cli
     .command('experiment')

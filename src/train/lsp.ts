@@ -20,8 +20,9 @@ import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint }
 import { type IterationSettings, runIteration } from './lsp-iteration.ts';
 import { JsonlLog } from './run-folder.ts';
 import { solverAccuracySlice } from '../eval/world-quality.ts';
+import { GuardMonitor, type GuardSettings, guardRecord, guardStatus } from './guard-monitor.ts';
 
-export interface RunSettings extends IterationSettings {
+export interface RunSettings extends IterationSettings, Partial<GuardSettings> {
   model: string;
   iterations: number;
   weightDecay: number;
@@ -125,6 +126,7 @@ export async function train(s: RunSettings): Promise<string | null> {
   };
   process.on('SIGINT', onSigint);
   let iteration = run.start;
+  const guard = s.guard && s.guards ? GuardMonitor.resume(s as GuardSettings, s.out, run.start) : null;
   try {
     while (iteration < s.iterations && !interrupted) {
       // with LoRA the train graph returns gradients for the adapters only, so only they move
@@ -134,13 +136,16 @@ export async function train(s: RunSettings): Promise<string | null> {
       if (s.evalEvery > 0 && s.tasks === 'world' && iteration % s.evalEvery === 0) {
         Object.assign(result.metrics, await solverAccuracySlice(run.policy, 10, s.seed));
       }
-      metrics.append({ iteration, ...result.metrics });
+      const trips = guard?.observe(iteration, result.metrics, result.samples) ?? [];
+      metrics.append({ iteration, ...result.metrics, ...guardRecord(trips) });
       for (const sample of result.samples) samples.append({ iteration, ...sample });
       if (!result.updated && s.onNonfinite === 'stop') {
         throw new SelfplayError(`iteration ${iteration}: the loss or gradient was not finite; the weights were not updated (on_nonfinite: stop)`);
       }
       if (iteration % s.checkpointEvery === 0 || iteration === s.iterations) checkpoint(s, run, iteration);
-      progress.update(iteration, status(result.metrics));
+      progress.update(iteration, status(result.metrics) + guardStatus(trips));
+      if (guard) process.stderr.write(guard.report(trips));
+      if (guard?.stops(trips)) interrupted = true;
     }
   } finally {
     process.off('SIGINT', onSigint);
