@@ -1,5 +1,5 @@
 /**
- * The run folders under RUNS_DIR, read-only: found by their metrics.jsonl or config.json (up to 3 levels deep,
+ * The run folders under RUNS_DIR, read-only: found by their metrics.jsonl or a run's config.json (up to 3 levels deep,
  * so an experiment's arms are found too), each tailed as it grows. Names are paths relative to RUNS_DIR; a request
  * names a run only by one of these, never by a path of its own.
  */
@@ -138,7 +138,9 @@ export function findRuns(root: string, depth = 3): string[] {
       return;
     }
     const files = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
-    if (rel && (files.has('metrics.jsonl') || (files.has('config.json') && files.has('samples.jsonl')))) out.push(rel);
+    // a run that just started has only its config.json; a model folder's config.json comes with weights
+    const runConfig = files.has('config.json') && !files.has('model.safetensors') && !files.has('model.safetensors.index.json') && !files.has('tokenizer.json');
+    if (rel && (files.has('metrics.jsonl') || runConfig)) out.push(rel);
     if (left === 0) return;
     for (const e of entries) if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), rel ? `${rel}/${e.name}` : e.name, left - 1);
   };
