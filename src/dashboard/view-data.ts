@@ -2,6 +2,7 @@
  * What the dashboard page shows, as plain data, and the pure functions the server and the page (and the exported
  * report) share: downsampling curves and filtering/paging the game feed. No Node imports: the page bundles it.
  */
+import type { DiversityWindow } from '../experiment/diversity.ts';
 
 /** One run in the list. */
 export interface RunSummary {
@@ -93,18 +94,8 @@ export interface ResultTable {
   rows: WinRateRow[];
 }
 
-export interface DiversityPoint {
-  from: number;
-  to: number;
-  queries: number;
-  validFrac: number;
-  distinct1: number;
-  distinct2: number;
-  uniqueQueryShare: number;
-  uniqueInstanceShare: number;
-  families: Record<string, number>;
-  difficulties: number[];
-}
+/** Challenger diversity over one window of iterations (computed by src/experiment/diversity.ts). */
+export type DiversityPoint = DiversityWindow;
 
 /** Everything about one run the page draws (the export embeds one of these). */
 export interface RunView {

@@ -43,8 +43,8 @@ export function Chart(props: { title: string; lines: Line[]; width?: number; hei
     plot.current?.destroy();
     layout.current = key;
     const opts: uPlot.Options = {
-      width: props.width ?? 380,
-      height: props.height ?? 170,
+      width: props.width ?? 330,
+      height: props.height ?? 150,
       legend: { show: true, live: false },
       scales: { x: { time: false } },
       axes: [{ label: 'iteration' }, {}],

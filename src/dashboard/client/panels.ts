@@ -62,7 +62,7 @@ export function Diversity(props: { windows: DiversityPoint[] }) {
     ]} />
     <table class="histogram"><caption>Valid queries per family</caption>
       <thead><tr><th>iterations</th>${families.map((f) => html`<th>${f}</th>`)}</tr></thead>
-      <tbody>${w.map((d) => html`<${HistRow} label=${range(d)} counts=${families.map((f) => d.families[f])} />`)}</tbody>
+      <tbody>${w.map((d) => html`<${HistRow} label=${range(d)} counts=${families.map((f) => (d.families as Record<string, number>)[f])} />`)}</tbody>
     </table>
     <table class="histogram"><caption>Valid queries per difficulty level</caption>
       <thead><tr><th>iterations</th>${levels.map((l) => html`<th>${l}</th>`)}</tr></thead>
