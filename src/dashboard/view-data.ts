@@ -173,16 +173,16 @@ export function parseFilter(q: URLSearchParams): FeedFilter {
 }
 
 /** The metric keys of the curves, grouped into charts (time/* stages are found in the data). */
-export const CHARTS: { title: string; keys: string[] }[] = [
+export const CHARTS: { title: string; keys: string[]; share?: boolean }[] = [
   { title: 'Reward per role', keys: ['solver/reward/mean', 'challenger/reward/mean', 'solver/total_reward/mean'] },
   { title: 'Self-reward (0..7)', keys: ['selfreward/mean'] },
-  { title: 'Judge parse failures (share)', keys: ['selfreward/parse_fail'] },
-  { title: 'Valid-query share', keys: ['challenger/valid_frac'] },
+  { title: 'Judge parse failures (share)', keys: ['selfreward/parse_fail'], share: true },
+  { title: 'Valid-query share', keys: ['challenger/valid_frac'], share: true },
   { title: 'KL to the reference per role', keys: ['kl/solver', 'kl/challenger'] },
   { title: 'Loss per role', keys: ['loss/solver', 'loss/challenger'] },
   { title: 'Gradient norm', keys: ['grad_norm'] },
-  { title: 'Groups with equal rewards (frac_reward_zero_std)', keys: ['frac_reward_zero_std'] },
+  { title: 'Groups with equal rewards (frac_reward_zero_std)', keys: ['frac_reward_zero_std'], share: true },
   { title: 'Throughput (tokens/s)', keys: ['tokens_per_s'] },
   { title: 'Mean completion length (tokens)', keys: ['completions/mean_length/solver', 'completions/mean_length/challenger'] },
-  { title: 'Quick eval: solver accuracy', keys: ['eval/solver_accuracy'] },
+  { title: 'Quick eval: solver accuracy', keys: ['eval/solver_accuracy'], share: true },
 ];

@@ -51,15 +51,20 @@ function RunList(props: { runs: RunSummary[]; selected: string[]; toggle: (name:
     </li>`)}</ul></nav>`;
 }
 
-function RunColumn(props: { view: RunView; feed: FeedSource; version: number }) {
+/** One run's panels: the feed beside the rest when the run is shown alone, everything stacked when side by side. */
+function RunColumn(props: { view: RunView; feed: FeedSource; version: number; alone: boolean }) {
   const v = props.view;
-  return html`<div class="run-column" data-run=${v.run.name}>
+  return html`<div class=${`run-column${props.alone ? ' alone' : ''}`} data-run=${v.run.name}>
     <h2>${v.run.name} <span class="muted">${v.run.mode} on ${v.run.model}, ${v.run.done} iterations${v.run.live ? ' (live)' : ''}</span></h2>
     <${Guards} events=${v.guards} />
-    ${v.config ? html`<details class="config"><summary>config.json</summary><pre>${JSON.stringify(v.config, null, 2)}</pre></details>` : null}
-    <${Results} tables=${v.results} />
-    <${Diversity} windows=${v.diversity} />
-    <${Feed} run=${v.run.name} source=${props.feed} version=${props.version} />
+    <div class="panels">
+      <${Feed} run=${v.run.name} source=${props.feed} version=${props.version} />
+      <div class="side">
+        <${Results} tables=${v.results} />
+        <${Diversity} windows=${v.diversity} />
+        ${v.config ? html`<details class="config"><summary>config.json</summary><pre>${JSON.stringify(v.config, null, 2)}</pre></details>` : null}
+      </div>
+    </div>
   </div>`;
 }
 
@@ -100,7 +105,7 @@ function LiveApp() {
     <main>
       <header class="top"><h1>selfplay dashboard</h1><span class=${`status ${status}`}>${status}</span></header>
       ${shown.length ? html`<${Curves} views=${shown} />` : html`<p class="muted">Select a run.</p>`}
-      <div class="columns">${shown.map((v) => html`<${RunColumn} key=${v.run.name} view=${v} feed=${liveFeed} version=${versions[v.run.name] ?? 0} />`)}</div>
+      <div class="columns">${shown.map((v) => html`<${RunColumn} key=${v.run.name} view=${v} feed=${liveFeed} version=${versions[v.run.name] ?? 0} alone=${shown.length === 1} />`)}</div>
     </main>
   </div>`;
 }
@@ -110,7 +115,7 @@ function ReportApp(props: { report: Report }) {
   return html`<div class="layout report"><main>
     <header class="top"><h1>selfplay run ${v.run.name}</h1><span class="status">report</span></header>
     <${Curves} views=${[v]} />
-    <div class="columns"><${RunColumn} view=${v} feed=${reportFeed(props.report.feed)} version=${0} /></div>
+    <div class="columns"><${RunColumn} view=${v} feed=${reportFeed(props.report.feed)} version=${0} alone=${true} /></div>
   </main></div>`;
 }
 

@@ -28,7 +28,10 @@ export function align(lines: readonly Line[]): [number[], ...(number | null)[][]
   return [xs, ...ys];
 }
 
-export function Chart(props: { title: string; lines: Line[]; width?: number; height?: number }) {
+const STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+
+/** `share`: the y axis spans [0, 1] whatever the data (a flat 0 stays at the bottom). */
+export function Chart(props: { title: string; lines: Line[]; share?: boolean; width?: number; height?: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const layout = useRef('');
@@ -43,11 +46,11 @@ export function Chart(props: { title: string; lines: Line[]; width?: number; hei
     plot.current?.destroy();
     layout.current = key;
     const opts: uPlot.Options = {
-      width: props.width ?? 330,
-      height: props.height ?? 150,
+      width: props.width ?? 290,
+      height: props.height ?? 140,
       legend: { show: true, live: false },
-      scales: { x: { time: false } },
-      axes: [{ label: 'iteration' }, {}],
+      scales: { x: { time: false }, ...(props.share ? { y: { range: [0, 1] as [number, number] } } : {}) },
+      axes: [{ incrs: STEPS }, { size: 44 }],
       series: [{ label: 'iteration' }, ...props.lines.map((l, i) => ({ label: l.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true, points: { show: data[0].length < 40 } }))],
     };
     plot.current = new uPlot(opts, data as uPlot.AlignedData, box.current);

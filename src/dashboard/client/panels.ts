@@ -24,7 +24,7 @@ export function Curves(props: { views: RunView[] }) {
   return html`<section class="curves">
     <h2>Training curves</h2>
     ${sampled.length ? html`<p class="muted">${sampled.map((v) => `${v.run.name}: ${v.series.total} iterations drawn as ${v.series.iterations.length} bucket means`).join('; ')}</p>` : null}
-    <div class="grid">${shown.map((c) => html`<${Chart} key=${c.title} title=${c.title} lines=${c.lines} />`)}</div>
+    <div class="grid">${shown.map((c) => html`<${Chart} key=${c.title} title=${c.title} lines=${c.lines} share=${c.share} />`)}</div>
   </section>`;
 }
 
@@ -53,7 +53,7 @@ export function Diversity(props: { windows: DiversityPoint[] }) {
   const range = (d: DiversityPoint) => (d.from === d.to ? `${d.from}` : `${d.from}-${d.to}`);
   return html`<section class="diversity">
     <h3>Challenger diversity and difficulty <span class="muted">(windows of iterations)</span></h3>
-    <${Chart} title="Query diversity" lines=${[
+    <${Chart} title="Query diversity" share=${true} lines=${[
       line('distinct-1', (d) => d.distinct1),
       line('distinct-2', (d) => d.distinct2),
       line('unique queries', (d) => d.uniqueQueryShare),
