@@ -93,11 +93,17 @@ export class RunFolder {
     return { total, offset, items: rows.map(feedItem) };
   }
 
+  private diversityCache: { records: number; windows: ReturnType<typeof diversityOverTraining> } | null = null;
+
+  /** Diversity over about 10 windows (classifying every query: cached until new samples arrive). */
   diversity() {
     this.samples.refresh();
+    if (this.diversityCache?.records === this.samples.records.length) return this.diversityCache.windows;
     const qs = this.samples.records.map((r) => ({ iteration: r.value.iteration, query: r.value.query }));
-    const last = Math.max(0, ...qs.map((q) => q.iteration));
-    return diversityOverTraining(qs, windowSize(last, 10));
+    const last = qs.reduce((m, q) => Math.max(m, q.iteration), 0);
+    const windows = diversityOverTraining(qs, windowSize(last, 10));
+    this.diversityCache = { records: qs.length, windows };
+    return windows;
   }
 
   view(maxPoints: number): RunView {
