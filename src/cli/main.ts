@@ -12,6 +12,7 @@ import { pretrainCommand } from './pretrain.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 import { budgetHelp, paperCommand } from './experiment.ts';
+import { dashboardCommand } from './dashboard.ts';
 import { configFlags } from '../rl/config-flags.ts';
 
 function program(): Command {
@@ -111,8 +112,20 @@ function program(): Command {
     .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
-  for (const f of configFlags()) trainCmd.option(f.flag, f.description);
+  for (const f of configFlags()) {
+    trainCmd.option(f.flag, f.description);
+    if (f.negate) trainCmd.option(f.negate, `turn ${f.flag} off`);
+  }
   trainCmd.action(async (opts) => trainCommand(opts));
+  cli
+    .command('dashboard')
+    .description('Watch runs in the browser: curves, the game feed (queries, answers, judge), diversity, guards, win rates; live while training.')
+    .argument('[runs-dir]', 'folder of run folders (searched 3 levels deep)', 'runs')
+    .option('--port <p>', 'TCP port (default 8080; 0 = any free port)', (v) => parseNonNegativeInt(v, '--port'))
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
+    .option('--export <file>', 'instead of serving: write one self-contained HTML report of a run')
+    .option('--run <name>', 'with --export: the run (its folder relative to runs-dir)')
+    .action(async (root: string, opts) => dashboardCommand(root, opts));
   cli
     .command('experiment')
     .description("Reproduce the paper's experiments in the embedded world.")

@@ -19,7 +19,7 @@ export interface TrainFlags extends Record<string, unknown> {
   threads?: number;
 }
 
-/** The config of a new run, or of the run being resumed (with `--iterations` and `--quiet` allowed to change). */
+/** The config of a new run, or of the run being resumed (with `--iterations`, `--quiet` and the guard switches allowed to change). */
 function runConfig(flags: TrainFlags): TrainConfig {
   const overrides = overridesFromFlags(flags);
   if (!flags.resume) {
@@ -27,9 +27,9 @@ function runConfig(flags: TrainFlags): TrainConfig {
     return resolveConfig(file, overrides, { fileName: flags.config, flagsName: 'command line' });
   }
   if (flags.config) throw new InputError('--resume continues a run with its own saved config; --config cannot be combined with it');
-  const allowed = new Set(['iterations', 'quiet']);
+  const allowed = new Set(['iterations', 'quiet', 'guard', 'onCollapse']);
   const changed = Object.keys(overrides).filter((k) => !allowed.has(k));
-  if (changed.length) throw new InputError(`--resume: only --iterations and --quiet may change a run; got ${changed.map((k) => `--${k}`).join(', ')}`);
+  if (changed.length) throw new InputError(`--resume: only --iterations, --quiet, --guard and --on-collapse may change a run; got ${changed.map((k) => `--${k}`).join(', ')}`);
   const file = path.join(flags.resume, 'config.json');
   if (!fs.existsSync(file)) throw new InputError(`--resume ${flags.resume}: no config.json; is this a run folder?`);
   return resolveConfig(readJson(file), { ...overrides, out: flags.resume }, { fileName: file });

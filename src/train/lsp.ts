@@ -19,11 +19,12 @@ import { Progress } from '../util/progress.ts';
 import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
 import { type IterationSettings, runIteration } from './lsp-iteration.ts';
 import { JsonlLog } from './run-folder.ts';
+import { GuardMonitor, type GuardSettings, guardRecord, guardStatus } from './guard-monitor.ts';
 
 /** A quick evaluation of the policy, run every `evalEvery` iterations; its metrics join that iteration's line. */
 export type PeriodicEval = (policy: ChatModel) => Promise<Record<string, number>>;
 
-export interface RunSettings extends IterationSettings {
+export interface RunSettings extends IterationSettings, Partial<GuardSettings> {
   model: string;
   /** A Jinja chat template file used instead of the model folder's own (null: the folder's). */
   chatTemplate: string | null;
@@ -134,6 +135,7 @@ export async function train(s: RunSettings): Promise<string | null> {
   };
   process.on('SIGINT', onSigint);
   let iteration = run.start;
+  const guard = s.guard && s.guards ? GuardMonitor.resume(s as GuardSettings, s.out, run.start) : null;
   try {
     while (iteration < s.iterations && !interrupted) {
       // with LoRA the train graph returns gradients for the adapters only, so only they move
@@ -143,13 +145,16 @@ export async function train(s: RunSettings): Promise<string | null> {
       if (s.periodicEval && s.evalEvery > 0 && iteration % s.evalEvery === 0) {
         Object.assign(result.metrics, await s.periodicEval(run.policy));
       }
-      metrics.append({ iteration, ...result.metrics });
+      const trips = guard?.observe(iteration, result.metrics, result.samples) ?? [];
+      metrics.append({ iteration, ...result.metrics, ...guardRecord(trips) });
       for (const sample of result.samples) samples.append({ iteration, ...sample });
       if (!result.updated && s.onNonfinite === 'stop') {
         throw new SelfplayError(`iteration ${iteration}: the loss or gradient was not finite; the weights were not updated (on_nonfinite: stop)`);
       }
       if (iteration % s.checkpointEvery === 0 || iteration === s.iterations) checkpoint(s, run, iteration);
-      progress.update(iteration, status(result.metrics));
+      progress.update(iteration, status(result.metrics) + guardStatus(trips));
+      if (guard) process.stderr.write(guard.report(trips));
+      if (guard?.stops(trips)) interrupted = true;
     }
   } finally {
     process.off('SIGINT', onSigint);
