@@ -10,8 +10,8 @@ import { RewardModel } from '../model/reward-model.ts';
 import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts';
 import { overridesFromFlags } from '../rl/config-flags.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { checkRunFolder, type RunSettings, train } from '../train/lsp.ts';
-import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
+import { type RunSettings, train } from '../train/lsp.ts';
+import { claimRunFolder, prepareRunFolder, readJson } from '../train/run-folder.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
 
 export interface TrainFlags extends Record<string, unknown> {
@@ -92,15 +92,25 @@ export function runSettings(c: TrainConfig, runtime: Runtime, threads?: number):
   };
 }
 
+/** Before any compute: the run folder is new (or the run resumed), apart from what the run reads, and writable. */
+function claimTrainFolder(config: TrainConfig, resume: boolean): void {
+  const reads = {
+    '--model': config.model,
+    '--reward-source': config.rewardSource.startsWith('reward-model:') ? config.rewardSource.slice('reward-model:'.length) : undefined,
+    '--prompts-file': config.promptsFile ?? undefined,
+  };
+  const { continuing } = claimRunFolder(config.out, { kind: 'train', intent: resume ? 'resume' : 'new', flag: resume ? '--resume' : '--out', reads });
+  prepareRunFolder(config.out, 'train', continuing);
+}
+
 export async function trainCommand(flags: TrainFlags): Promise<void> {
   const config = runConfig(flags);
-  checkRunFolder(config.out, Boolean(flags.resume));
   if (!fs.existsSync(path.join(config.model, 'config.json'))) {
     throw new InputError(`${config.model}: no config.json; --model must be an HF model folder (the default is models/default)`);
   }
+  claimTrainFolder(config, Boolean(flags.resume));
   const runtime = new Runtime({ threads: flags.threads });
-  const settings = runSettings(config, runtime, flags.threads);
-  writeJsonAtomic(path.join(config.out, 'config.json'), config);
+  const settings = { ...runSettings(config, runtime, flags.threads), savedConfig: config };
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`${config.mode} on ${config.model}: ${config.iterations} iterations of N=${config.N} queries x G=${config.G} answers; run folder ${config.out}`);
   const model = await train(settings);
