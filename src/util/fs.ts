@@ -34,7 +34,8 @@ const userPath = (p: string) => p.replace(/\.(tmp|old)-\d+-[0-9a-f]+/g, '');
 /** One line for a file-system error: the path, what failed, what to do. `file` names the path when the error has none. */
 export function describeFsError(e: NodeJS.ErrnoException, file?: string): string {
   const where = userPath(e.path ?? file ?? '(unknown path)');
-  const advice = ADVICE[e.code!] ?? `${e.message.split('\n')[0]}`;
+  const fileInTheWay = e.code === 'EEXIST' && e.syscall === 'mkdir';
+  const advice = fileInTheWay ? 'a file is in the way where a folder is needed; move it or choose another path' : (ADVICE[e.code!] ?? e.message.split('\n')[0]);
   return `${where}: cannot ${e.syscall ?? 'access'} (${e.code}): ${advice}`;
 }
 
@@ -45,6 +46,15 @@ export function fsCall<T>(file: string, fn: () => T): T {
   } catch (e) {
     if (isErrno(e)) throw new FileSystemError(describeFsError(e, file));
     throw e;
+  }
+}
+
+/** Cleanup after a failure must not hide the failure: errors removing `p` are ignored. */
+function removeQuietly(p: string): void {
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch {
+    // the path could not even be created (e.g. its parent is a file); nothing to remove
   }
 }
 
@@ -73,7 +83,7 @@ export function writeFileAtomicWith(file: string, fill: (fd: number) => void): v
     fs.renameSync(tmp, file);
   } catch (e) {
     if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     if (isErrno(e)) throw new FileSystemError(describeFsError(e, file));
     throw e;
   }
@@ -107,7 +117,7 @@ export function saveFolderAtomic(dir: string, fill: (tmp: string) => void): void
     }
     fs.renameSync(tmp, dir);
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeQuietly(tmp);
     if (movedAside && !fs.existsSync(dir)) fs.renameSync(old, dir);
     if (isErrno(e)) throw new FileSystemError(describeFsError(e, dir));
     throw e;
@@ -143,10 +153,13 @@ export function removeStaleTemps(dir: string): string[] {
 export function probeWritable(dir: string): void {
   fsCall(dir, () => fs.mkdirSync(dir, { recursive: true }));
   const probe = path.join(dir, `.write-probe-${process.pid}`);
-  fsCall(dir, () => {
+  try {
     fs.writeFileSync(probe, '');
     fs.rmSync(probe);
-  });
+  } catch (e) {
+    if (!isErrno(e)) throw e;
+    throw new FileSystemError(describeFsError({ ...e, message: e.message, path: dir, syscall: 'write files in' }));
+  }
 }
 
 /** The absolute path with symlinks resolved as far as the path exists (the rest appended). */
