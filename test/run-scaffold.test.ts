@@ -62,13 +62,28 @@ test('runSteps: Ctrl-C finishes the step, checkpoints, and returns interrupted; 
   assert.equal(process.listenerCount('SIGINT'), before);
 });
 
-test('runSteps: a record that throws stops the run; the state after that step is still checkpointed', async () => {
-  const out = tmp('throw');
+test('runSteps: a record that returns an error stops the run after checkpointing; one that throws saves nothing more', async () => {
+  const out = tmp('stop');
   const o = loop(out);
-  await assert.rejects(runSteps(o, 0, async () => {}, (done) => {
-    if (done === 3) throw new Error('stop here');
-  }), /stop here/);
+  await assert.rejects(runSteps(o, 0, async () => {}, (done) => (done === 3 ? new Error('stop here') : undefined)), /stop here/);
   assert.deepEqual(o.saved, [3]);
+  // a log write that fails: the step's records may be missing, so the run must resume from its last checkpoint
+  const o2 = loop(tmp('log-fails'), { checkpointEvery: 2 });
+  await assert.rejects(runSteps(o2, 0, async () => {}, (done) => {
+    if (done === 3) throw new Error('ENOSPC');
+  }), /ENOSPC/);
+  assert.deepEqual(o2.saved, [2]);
+  // a step that throws changed nothing: the state after the steps before it is saved
+  const o3 = loop(tmp('step-fails'), { checkpointEvery: 2 });
+  await assert.rejects(runSteps(o3, 0, async (i) => {
+    if (i === 2) throw new Error('out of memory');
+  }, () => {}), /out of memory/);
+  assert.deepEqual(o3.saved, [2]);
+  const o4 = loop(tmp('step-fails-late'), { checkpointEvery: 2 });
+  await assert.rejects(runSteps(o4, 0, async (i) => {
+    if (i === 3) throw new Error('out of memory');
+  }, () => {}), /out of memory/);
+  assert.deepEqual(o4.saved, [2, 3]);
 });
 
 test('resumePoint: the newest checkpoint that verifies; a damaged newer one is named and deleted; leftovers removed', () => {

@@ -148,14 +148,14 @@ export async function train(s: RunSettings): Promise<string | null> {
       }
       metrics.append({ iteration, ...result.metrics });
       for (const sample of result.samples) samples.append({ iteration, ...sample });
+      progress.update(iteration, status(result.metrics));
       if (!result.updated && s.onNonfinite === 'stop') {
-        throw new SelfplayError(`iteration ${iteration}: the loss or gradient was not finite; the weights were not updated (on_nonfinite: stop)`);
+        return new SelfplayError(`iteration ${iteration}: the loss or gradient was not finite; the weights were not updated (on_nonfinite: stop)`);
       }
       tally[result.updated ? 'applied' : 'skipped']++;
       if (tally.skipped > s.maxSkippedUpdates) {
-        throw new RunFailedError(`iteration ${iteration}: ${tally.skipped} of ${iteration} updates were skipped (${SKIPPED_WHY}), more than --max-skipped-updates ${s.maxSkippedUpdates}; the run stopped`);
+        return new RunFailedError(`iteration ${iteration}: ${tally.skipped} of ${iteration} updates were skipped (${SKIPPED_WHY}), more than --max-skipped-updates ${s.maxSkippedUpdates}; the run stopped`);
       }
-      progress.update(iteration, status(result.metrics));
     }).finally(() => progress.finish());
     if (end.step < s.iterations) return null;
     if (tally.applied === 0) throw new RunFailedError(`the run ended without a single applied update: all ${tally.skipped} were skipped (${SKIPPED_WHY}); no model/ was written`);

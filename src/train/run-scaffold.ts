@@ -96,12 +96,17 @@ export function checkpointDue(o: Pick<LoopOptions, 'total' | 'checkpointEvery' |
   return done % o.checkpointEvery === 0 || done === o.total || (o.checkpointMinutes > 0 && ms >= o.checkpointMinutes * 60_000);
 }
 
+/** What `record` returns: nothing to go on, or the error that stops the run once its state is checkpointed. */
+export type Verdict = Error | void;
+
 /**
  * Runs steps `start..stopAt-1`: `step(i)` does the work of step i (its state changes must be complete when it
- * returns), `record(i + 1, result)` logs it and may throw to stop the run (the state after i + 1 steps is still
- * checkpointed). Returns where the loop ended.
+ * returns, none made when it throws), `record(i + 1, result)` logs it and returns an error to stop the run (the
+ * state after i + 1 steps is checkpointed first). When `step` throws, the state so far is checkpointed; when
+ * `record` or a save throws (a log or disk failure), nothing more is saved: the logs may lack that step, so the run
+ * resumes from its last checkpoint. Returns where the loop ended.
  */
-export async function runSteps<R>(o: LoopOptions, start: number, step: (i: number) => Promise<R>, record: (done: number, r: R) => void | Promise<void>): Promise<LoopEnd> {
+export async function runSteps<R>(o: LoopOptions, start: number, step: (i: number) => Promise<R>, record: (done: number, r: R) => Verdict | Promise<Verdict>): Promise<LoopEnd> {
   const now = o.now ?? (() => performance.now());
   for (const log of o.logs) log.truncateTo(start);
   let interrupted = false;
@@ -120,16 +125,21 @@ export async function runSteps<R>(o: LoopOptions, start: number, step: (i: numbe
     saved = done;
     savedAt = now();
   };
+  let phase: 'step' | 'record' | 'save' = 'step';
   try {
     const stopAt = Math.min(o.total, o.stopAt ?? o.total);
     while (done < stopAt && !interrupted) {
+      phase = 'step';
       const r = await step(done);
       done++;
-      await record(done, r);
-      if (checkpointDue(o, done, now() - savedAt)) checkpoint();
+      phase = 'record';
+      const stop = await record(done, r);
+      phase = 'save';
+      if (stop || checkpointDue(o, done, now() - savedAt)) checkpoint();
+      if (stop) throw stop;
     }
   } catch (e) {
-    if (done > saved) saveAfterFailure(checkpoint);
+    if (phase === 'step' && done > saved) saveAfterFailure(checkpoint);
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
