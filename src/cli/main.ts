@@ -14,6 +14,7 @@ import { trainCommand } from './train.ts';
 import { budgetHelp, paperCommand } from './experiment.ts';
 import { dashboardCommand } from './dashboard.ts';
 import { configFlags } from '../rl/config-flags.ts';
+import { describeFsError, isErrno } from '../util/fs.ts';
 
 function program(): Command {
   const cli = new Command('selfplay')
@@ -172,6 +173,12 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof SelfplayError) {
       process.stderr.write(`error: ${e.message}\n`);
+      if (debug) process.stderr.write(`${e.stack}\n`);
+      return 1;
+    }
+    // a file-system failure not caught where it happened is still the user's disk, not a bug: one line
+    if (isErrno(e)) {
+      process.stderr.write(`error: ${describeFsError(e)}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
       return 1;
     }

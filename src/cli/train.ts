@@ -9,8 +9,8 @@ import { periodicSolverEval } from '../eval/world-quality.ts';
 import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts';
 import { overridesFromFlags } from '../rl/config-flags.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { checkRunFolder, train } from '../train/lsp.ts';
-import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
+import { train } from '../train/lsp.ts';
+import { claimRunFolder, prepareRunFolder, readJson } from '../train/run-folder.ts';
 import { runSettings } from '../train/settings.ts';
 
 export interface TrainFlags extends Record<string, unknown> {
@@ -35,17 +35,27 @@ function runConfig(flags: TrainFlags): TrainConfig {
   return resolveConfig(readJson(file), { ...overrides, out: flags.resume }, { fileName: file });
 }
 
+/** Before any compute: the run folder is new (or the run resumed), apart from what the run reads, and writable. */
+function claimTrainFolder(config: TrainConfig, resume: boolean): void {
+  const reads = {
+    '--model': config.model,
+    '--reward-source': config.rewardSource.startsWith('reward-model:') ? config.rewardSource.slice('reward-model:'.length) : undefined,
+    '--prompts-file': config.promptsFile ?? undefined,
+  };
+  const { continuing } = claimRunFolder(config.out, { kind: 'train', intent: resume ? 'resume' : 'new', flag: resume ? '--resume' : '--out', reads });
+  prepareRunFolder(config.out, 'train', continuing);
+}
+
 export async function trainCommand(flags: TrainFlags): Promise<void> {
   const config = runConfig(flags);
-  checkRunFolder(config.out, Boolean(flags.resume));
   if (!fs.existsSync(path.join(config.model, 'config.json'))) {
     throw new InputError(`${config.model}: no config.json; --model must be an HF model folder (the default is models/default)`);
   }
+  claimTrainFolder(config, Boolean(flags.resume));
   const runtime = new Runtime({ threads: flags.threads });
   const base = runSettings(config, runtime, flags.threads);
-  const settings = { ...base, periodicEval: periodicSolverEval(base) };
+  const settings = { ...base, periodicEval: periodicSolverEval(base), savedConfig: config };
   await settings.reward?.probe?.(); // a remote judge that does not answer stops the run here, before any compute
-  writeJsonAtomic(path.join(config.out, 'config.json'), config);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`${config.mode} on ${config.model}: ${config.iterations} iterations of N=${config.N} queries x G=${config.G} answers; run folder ${config.out}`);
   const model = await train(settings);

@@ -111,6 +111,9 @@ export const trainConfigSchema = z.strictObject({
   // the run
   seed: z.number().int().min(0).default(1).describe('seeds sampling; every iteration derives its randomness from (seed, iteration), so resume is exact'),
   checkpointEvery: z.number().int().positive().default(10).describe('iterations between checkpoints (the last iteration always checkpoints)'),
+  // crash safety (what a crash costs, and when a run counts as failed)
+  checkpointMinutes: z.number().min(0).default(2).describe('minutes of training between checkpoints as well (0 = by iterations only); a crash costs at most this much work'),
+  maxSkippedUpdates: z.number().int().min(0).default(5).describe('the run fails (exit 1) when more updates than this are skipped as non-finite; a few are noise, many mean a broken run'),
   evalEvery: z.number().int().min(0).default(0).describe('iterations between quick evaluations in the world (solver greedy accuracy on 10 held-out items per family, logged as eval/*); 0 = off'),
   out: z.string().min(1).nullable().default(null).describe('run folder; null: runs/<mode>-<UTC timestamp>'),
   onNonfinite: z.enum(['skip', 'stop']).default('skip').describe('a NaN/Inf loss or gradient skips the update (weights untouched) and continues, or stops the run'),
