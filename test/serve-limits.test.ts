@@ -52,7 +52,8 @@ function post(body: string | Buffer, headers: Record<string, string | number> = 
       res.on('data', (d) => (text += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
     });
-    req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'EPIPE' || (e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+    req.on('error', (e) => setTimeout(() => reject(e), 2000).unref()); // a reply that came first wins
+    req.setTimeout(30_000, () => req.destroy(new Error('no reply in 30 s')));
     req.end(body);
   });
 }

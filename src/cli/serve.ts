@@ -16,9 +16,9 @@ export interface ServeFlags {
 }
 
 /** Requests in flight at SIGTERM/SIGINT get this long to finish before they are aborted (503). */
-const GRACE_MS = 1000;
-/** The process exits by this time after the signal, whatever is still running. */
-const HARD_EXIT_MS = 1900;
+const GRACE_MS = 500;
+/** The process exits by this time after the signal, whatever is still running (ONNX Runtime's teardown follows). */
+const HARD_EXIT_MS = 1400;
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
   // No memory arenas: a server compiles a session per (batch rows, new tokens, cache slots) shape, and each arena

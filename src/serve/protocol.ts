@@ -112,7 +112,7 @@ function parseStop(v: unknown): string[] {
 
 /** Checks a parsed JSON body against the fields the server supports; `servedModel` is the one model it serves. */
 export function parseCompletionRequest(body: unknown, servedModel: string): CompletionRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError('body: must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(`body: must be a JSON object, got ${describe(body)}`, 'body');
   const b = body as Record<string, unknown>;
   if (b.model !== undefined && b.model !== servedModel) {
     throw new RequestError(`model: this server serves "${servedModel}", not ${describe(b.model)}`, 'model', 404, 'model_not_found');

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ChatModel } from '../generate/chat.ts';
 import type { Generation } from '../generate/generator.ts';
 import { Batcher, type BatchParams } from './batcher.ts';
-import { checkContentType, checkFits, DEFAULT_MAX_BODY_BYTES, longestTokenChars, readJsonBody } from './limits.ts';
+import { checkContentType, checkFits, DEFAULT_MAX_BODY_BYTES, DRAIN_BYTES, longestTokenChars, readJsonBody } from './limits.ts';
 import { errorBody, parseCompletionRequest, RequestError, type CompletionRequest } from './protocol.ts';
 
 export interface ServeOptions {
@@ -145,7 +145,7 @@ function batcherOf(o: ServeOptions): Batcher {
   );
 }
 
-/** The error response; the connection is closed when the request body was not read to its end (413, 415). */
+/** The error response (OpenAI's shape); 500 only for a fault of the server itself. */
 function sendError(res: http.ServerResponse, req: http.IncomingMessage, e: unknown): number {
   const known = e instanceof RequestError;
   const status = known ? e.status : 500;
@@ -153,7 +153,8 @@ function sendError(res: http.ServerResponse, req: http.IncomingMessage, e: unkno
     res.end();
     return status;
   }
-  if (!req.complete || status === 503) res.setHeader('connection', 'close');
+  const undrained = !req.complete && Number(req.headers['content-length'] ?? 0) > DRAIN_BYTES;
+  if (undrained || status === 503) res.setHeader('connection', 'close');
   const message = known ? e.message : `server: ${(e as Error).message}`;
   sendJson(res, status, errorBody(message, known ? 'invalid_request_error' : 'server_error', known ? e.param : null, known ? e.code : null));
   return status;
