@@ -92,6 +92,7 @@ function program(): Command {
     .option('--name <id>', 'model id in the API (default: the folder name)')
     .option('--chat-template <file>', "Jinja chat template file to use instead of the model folder's own (for tokenizers that ship none)")
     .option('--max-tokens <m>', 'completion budget when a request sets none (default 512)', (v) => parsePositiveInt(v, '--max-tokens'))
+    .option('--max-body-mb <n>', 'largest request body in MiB (default 2); larger bodies get 413 before they are read', (v) => parsePositiveInt(v, '--max-body-mb'))
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'no log line per request')
     .action(async (opts) => serveCommand(opts));
