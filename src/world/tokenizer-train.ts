@@ -97,7 +97,7 @@ function chooseWords(texts: readonly string[], opts: WorldTokenizerOptions): str
 }
 
 /** A known word (bounded by non-letters, optionally after one space) or else exactly one character. */
-function splitRegex(words: readonly string[]): string {
+export function worldSplitRegex(words: readonly string[]): string {
   if (words.length === 0) return '[\\s\\S]';
   const longestFirst = [...words].sort((a, b) => b.length - a.length || byCodeUnit(a, b));
   const alt = `(?:${longestFirst.join('|')})`;
@@ -132,7 +132,7 @@ export function trainWorldTokenizer(texts: readonly string[], opts: WorldTokeniz
     padding: null,
     added_tokens: SPECIAL_TOKENS.map((t, i) => addedToken(t, i)),
     normalizer: null,
-    pre_tokenizer: { type: 'Split', pattern: { Regex: splitRegex(words) }, behavior: 'Isolated', invert: false },
+    pre_tokenizer: { type: 'Split', pattern: { Regex: worldSplitRegex(words) }, behavior: 'Isolated', invert: false },
     post_processor: null,
     decoder: { type: 'Sequence', decoders: [{ type: 'ByteFallback' }, { type: 'Fuse' }] },
     model: {
