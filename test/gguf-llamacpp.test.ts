@@ -60,6 +60,39 @@ for (const name of ['llama3', 'qwen3', 'llama2']) {
   });
 }
 
+/** The Llama-3 vocabulary and merges under another byte-level pre-tokenizer, merges not ignored. */
+function llama3Variant(preTokenizer: Record<string, unknown>): string {
+  const json = JSON.parse(fs.readFileSync(path.join(LENML, 'tokenizer-llama3', 'models', 'tokenizer.json'), 'utf8'));
+  json.pre_tokenizer = preTokenizer;
+  json.model.ignore_merges = false;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-variant-'));
+  tmp.push(dir);
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+  return dir;
+}
+
+const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+const VARIANTS: [string, Record<string, unknown>][] = [
+  ['gpt-2', byteLevel],
+  ['smollm', { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel] }],
+];
+for (const [pre, preTokenizer] of VARIANTS) {
+  test(`llama.cpp's ${pre} pre-tokenizer splits as the tokenizer.json structure it is chosen for`, { skip }, async () => {
+    const dir = llama3Variant(preTokenizer);
+    const tok = loadTokenizer(dir);
+    const file = tinyGguf(dir, tok.vocabSize);
+    tmp.push(path.dirname(file));
+    const model = await peer.load(file);
+    try {
+      const bad = mismatches(TORTURE_CORPUS, (s) => tok.encode(s, { addSpecialTokens: false }), model, false);
+      console.log(`${pre} (Llama-3 vocabulary): ${TORTURE_CORPUS.length - bad.length}/${TORTURE_CORPUS.length} strings tokenized identically`);
+      assert.deepEqual(bad, []);
+    } finally {
+      await model.dispose();
+    }
+  });
+}
+
 describe('models/default through `selfplay export --gguf`', { skip }, () => {
   const tok = loadTokenizer(DEFAULT_MODEL);
   let model: PeerModel;
