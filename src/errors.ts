@@ -32,6 +32,16 @@ export class JudgeError extends SelfplayError {
   override name = 'JudgeError';
 }
 
+/** A file or folder could not be read or written (permissions, full or read-only disk...); names the path and what to do. */
+export class FileSystemError extends SelfplayError {
+  override name = 'FileSystemError';
+}
+
+/** A run ended without doing what it was for (no update applied, too many skipped); the message is its summary. */
+export class RunFailedError extends SelfplayError {
+  override name = 'RunFailedError';
+}
+
 /**
  * A broken internal invariant: a bug in selfplay, never the user's input. Deliberately not a SelfplayError, so the
  * CLI reports it as an internal error with its stack instead of blaming the user's input.

@@ -90,11 +90,13 @@ test('lsp resume: 4 iterations straight equal 2, stop, resume to 4 (metrics and 
 test('lsp non-finite: a NaN reward skips the update (weights untouched, logged) or stops the run, per config', async () => {
   const nanReward: RewardSource = { name: 'nan', score: async (_q, a) => a.map((g) => g.map((_, j) => (j === 0 ? NaN : 0.5))) };
   const out = tmp('nan');
-  await train({ ...settings(out, 1), reward: nanReward });
+  // a run whose every update was skipped is a failure, not "done": no model/ is written
+  await assert.rejects(train({ ...settings(out, 1), reward: nanReward }), /without a single applied update/);
+  assert.ok(!fs.existsSync(path.join(out, 'model')), 'no model/ for a run that never updated');
   const m = readJsonl(path.join(out, 'metrics.jsonl'))[0];
   assert.equal(m.updated, false);
   const before = loadModelFolder(model).weights;
-  const after = loadModelFolder(path.join(out, 'model')).weights;
+  const after = loadModelFolder(path.join(out, 'checkpoints', 'iter-000001')).weights;
   for (const [name, w] of before) assert.ok(w.every((v, i) => v === after.get(name)![i]), `${name} changed`);
   await assert.rejects(train({ ...settings(tmp('nan-stop'), 2, { onNonfinite: 'stop' }), reward: nanReward }), /not finite/);
 });
@@ -119,17 +121,27 @@ test('lsp with reward-model:DIR: R is the reward model score of each (query, ans
   await runtime.release();
 });
 
-test('lsp with LoRA: only the adapters train; checkpoints carry the adapter; the final model is the merge', async () => {
+test('lsp with LoRA: only the adapters train; checkpoints carry only the adapter; the final model is the merge', async () => {
   const out = tmp('lora');
   const lora = { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj'] as ('q_proj' | 'v_proj')[] };
   const done = await train(settings(out, 2, { lora }));
   const ckpt = path.join(out, 'checkpoints', 'iter-000002');
-  for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'model.safetensors']) {
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'state.json']) {
     assert.ok(fs.existsSync(path.join(ckpt, f)), `checkpoint has ${f}`);
   }
+  assert.ok(!fs.existsSync(path.join(ckpt, 'model.safetensors')), 'a LoRA checkpoint does not copy the frozen base');
   const base = loadModelFolder(model).weights;
-  const ckptBase = loadModelFolder(ckpt).weights;
-  for (const [name, w] of base) assert.ok(w.every((v, i) => v === ckptBase.get(name)![i]), `checkpoint base ${name} changed`);
+  // resuming the LoRA run from its adapter-only checkpoint gives the straight run's result
+  const straight = tmp('lora-straight');
+  const b = tmp('lora-resumed');
+  await train(settings(straight, 3, { lora }));
+  await train(settings(b, 2, { lora }));
+  await train(settings(b, 3, { lora }));
+  const ws = loadModelFolder(path.join(straight, 'model')).weights;
+  const wb = loadModelFolder(path.join(b, 'model')).weights;
+  let maxW = 0;
+  for (const [name, w] of ws) w.forEach((v, i) => (maxW = Math.max(maxW, Math.abs(v - wb.get(name)![i]))));
+  assert.ok(maxW <= 1e-6, `LoRA weights differ after resume, max diff ${maxW}`);
   const merged = loadModelFolder(done!).weights;
   const moved = [...base].filter(([name, w]) => w.some((v, i) => v !== merged.get(name)![i])).map(([n]) => n.split('.').slice(-2, -1)[0]);
   assert.deepEqual([...new Set(moved)].sort(), ['q_proj', 'v_proj'], 'only adapted projections differ after the merge');

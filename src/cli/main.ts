@@ -1,7 +1,8 @@
 /**
- * The `selfplay` command line: parses, calls library code, prints. Errors a user can cause (SelfplayError, and
- * commander's complaints about flags, turned into InputError) print one line and exit 1; anything else is a bug in
- * selfplay: it is reported as an internal error with a request to report it and its stack, and exits 70.
+ * The `selfplay` command line: parses, calls library code, prints. Errors a user can cause (SelfplayError,
+ * commander's complaints about flags turned into InputError, and file-system failures) print one line and exit 1;
+ * anything else is a bug in selfplay: it is reported as an internal error with a request to report it and its
+ * stack, and exits 70.
  */
 import { Command, CommanderError } from 'commander';
 import { InputError, SelfplayError } from '../errors.ts';
@@ -13,7 +14,9 @@ import { pretrainCommand } from './pretrain.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 import { budgetHelp, paperCommand } from './experiment.ts';
+import { dashboardCommand } from './dashboard.ts';
 import { configFlags } from '../rl/config-flags.ts';
+import { describeFsError, isErrno } from '../util/fs.ts';
 
 function program(): Command {
   const cli = new Command('selfplay')
@@ -91,6 +94,7 @@ function program(): Command {
     .option('--name <id>', 'model id in the API (default: the folder name)')
     .option('--chat-template <file>', "Jinja chat template file to use instead of the model folder's own (for tokenizers that ship none)")
     .option('--max-tokens <m>', 'completion budget when a request sets none (default 512)', (v) => parsePositiveInt(v, '--max-tokens'))
+    .option('--max-body-mb <n>', 'largest request body in MiB (default 2); larger bodies get 413 before they are read', (v) => parsePositiveInt(v, '--max-body-mb'))
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'no log line per request')
     .action(async (opts) => serveCommand(opts));
@@ -112,8 +116,20 @@ function program(): Command {
     .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
-  for (const f of configFlags()) trainCmd.option(f.flag, f.description);
+  for (const f of configFlags()) {
+    trainCmd.option(f.flag, f.description);
+    if (f.negate) trainCmd.option(f.negate, `turn ${f.flag} off`);
+  }
   trainCmd.action(async (opts) => trainCommand(opts));
+  cli
+    .command('dashboard')
+    .description('Watch runs in the browser: curves, the game feed (queries, answers, judge), diversity, guards, win rates; live while training.')
+    .argument('[runs-dir]', 'folder of run folders (searched 3 levels deep)', 'runs')
+    .option('--port <p>', 'TCP port (default 8080; 0 = any free port)', (v) => parseNonNegativeInt(v, '--port'))
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
+    .option('--export <file>', 'instead of serving: write one self-contained HTML report of a run')
+    .option('--run <name>', 'with --export: the run (its folder relative to runs-dir)')
+    .action(async (root: string, opts) => dashboardCommand(root, opts));
   cli
     .command('experiment')
     .description("Reproduce the paper's experiments in the embedded world.")
@@ -162,6 +178,12 @@ export function flagError(e: CommanderError): InputError {
 export function reportError(e: unknown, debug: boolean): number {
   if (e instanceof SelfplayError) {
     process.stderr.write(`error: ${e.message}\n`);
+    if (debug) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+  // a file-system failure not caught where it happened is still the user's disk, not a bug: one line
+  if (isErrno(e)) {
+    process.stderr.write(`error: ${describeFsError(e)}\n`);
     if (debug) process.stderr.write(`${e.stack}\n`);
     return 1;
   }

@@ -9,8 +9,8 @@ import { periodicSolverEval } from '../eval/world-quality.ts';
 import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts';
 import { overridesFromFlags } from '../rl/config-flags.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { checkRunFolder, train } from '../train/lsp.ts';
-import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
+import { train } from '../train/lsp.ts';
+import { claimRunFolder, prepareRunFolder, readJson } from '../train/run-folder.ts';
 import { runSettings } from '../train/settings.ts';
 
 export interface TrainFlags extends Record<string, unknown> {
@@ -19,7 +19,7 @@ export interface TrainFlags extends Record<string, unknown> {
   threads?: number;
 }
 
-/** The config of a new run, or of the run being resumed (with `--iterations` and `--quiet` allowed to change). */
+/** The config of a new run, or of the run being resumed (with `--iterations`, `--quiet` and the guard switches allowed to change). */
 function runConfig(flags: TrainFlags): TrainConfig {
   const overrides = overridesFromFlags(flags);
   if (!flags.resume) {
@@ -27,25 +27,35 @@ function runConfig(flags: TrainFlags): TrainConfig {
     return resolveConfig(file, overrides, { fileName: flags.config, flagsName: 'command line' });
   }
   if (flags.config) throw new InputError('--resume continues a run with its own saved config; --config cannot be combined with it');
-  const allowed = new Set(['iterations', 'quiet']);
+  const allowed = new Set(['iterations', 'quiet', 'guard', 'onCollapse']);
   const changed = Object.keys(overrides).filter((k) => !allowed.has(k));
-  if (changed.length) throw new InputError(`--resume: only --iterations and --quiet may change a run; got ${changed.map((k) => `--${k}`).join(', ')}`);
+  if (changed.length) throw new InputError(`--resume: only --iterations, --quiet, --guard and --on-collapse may change a run; got ${changed.map((k) => `--${k}`).join(', ')}`);
   const file = path.join(flags.resume, 'config.json');
   if (!fs.existsSync(file)) throw new InputError(`--resume ${flags.resume}: no config.json; is this a run folder?`);
   return resolveConfig(readJson(file), { ...overrides, out: flags.resume }, { fileName: file });
 }
 
+/** Before any compute: the run folder is new (or the run resumed), apart from what the run reads, and writable. */
+function claimTrainFolder(config: TrainConfig, resume: boolean): void {
+  const reads = {
+    '--model': config.model,
+    '--reward-source': config.rewardSource.startsWith('reward-model:') ? config.rewardSource.slice('reward-model:'.length) : undefined,
+    '--prompts-file': config.promptsFile ?? undefined,
+  };
+  const { continuing } = claimRunFolder(config.out, { kind: 'train', intent: resume ? 'resume' : 'new', flag: resume ? '--resume' : '--out', reads });
+  prepareRunFolder(config.out, 'train', continuing);
+}
+
 export async function trainCommand(flags: TrainFlags): Promise<void> {
   const config = runConfig(flags);
-  checkRunFolder(config.out, Boolean(flags.resume));
   if (!fs.existsSync(path.join(config.model, 'config.json'))) {
     throw new InputError(`${config.model}: no config.json; --model must be an HF model folder (the default is models/default)`);
   }
+  claimTrainFolder(config, Boolean(flags.resume));
   const runtime = new Runtime({ threads: flags.threads });
   const base = runSettings(config, runtime, flags.threads);
-  const settings = { ...base, periodicEval: periodicSolverEval(base) };
+  const settings = { ...base, periodicEval: periodicSolverEval(base), savedConfig: config };
   await settings.reward?.probe?.(); // a remote judge that does not answer stops the run here, before any compute
-  writeJsonAtomic(path.join(config.out, 'config.json'), config);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`${config.mode} on ${config.model}: ${config.iterations} iterations of N=${config.N} queries x G=${config.G} answers; run folder ${config.out}`);
   const model = await train(settings);

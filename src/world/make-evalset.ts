@@ -4,15 +4,11 @@
  * from the first). The files are versioned: changing the world's families or levels means new file names, not an
  * overwrite. The large set is made after the first one, whose instances it excludes.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { writeFileAtomic } from '../util/fs.ts';
 import { EVAL_SET_PATH, evalSetToJsonl, LARGE_EVAL_SET_PATH, makeEvalSet, makeLargeEvalSet, type EvalItem } from './evalset.ts';
 
 function write(file: string, items: EvalItem[]): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, evalSetToJsonl(items));
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, evalSetToJsonl(items));
   const perFamily = new Map<string, number>();
   for (const it of items) perFamily.set(it.family, (perFamily.get(it.family) ?? 0) + 1);
   console.log(`wrote ${items.length} items to ${file}: ${[...perFamily].map(([f, n]) => `${f} ${n}`).join(', ')}`);
