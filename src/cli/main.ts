@@ -12,7 +12,9 @@ import { pretrainCommand } from './pretrain.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 import { budgetHelp, paperCommand } from './experiment.ts';
+import { dashboardCommand } from './dashboard.ts';
 import { configFlags } from '../rl/config-flags.ts';
+import { describeFsError, isErrno } from '../util/fs.ts';
 
 function program(): Command {
   const cli = new Command('selfplay')
@@ -90,6 +92,7 @@ function program(): Command {
     .option('--name <id>', 'model id in the API (default: the folder name)')
     .option('--chat-template <file>', "Jinja chat template file to use instead of the model folder's own (for tokenizers that ship none)")
     .option('--max-tokens <m>', 'completion budget when a request sets none (default 512)', (v) => parsePositiveInt(v, '--max-tokens'))
+    .option('--max-body-mb <n>', 'largest request body in MiB (default 2); larger bodies get 413 before they are read', (v) => parsePositiveInt(v, '--max-body-mb'))
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'no log line per request')
     .action(async (opts) => serveCommand(opts));
@@ -111,8 +114,20 @@ function program(): Command {
     .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
-  for (const f of configFlags()) trainCmd.option(f.flag, f.description);
+  for (const f of configFlags()) {
+    trainCmd.option(f.flag, f.description);
+    if (f.negate) trainCmd.option(f.negate, `turn ${f.flag} off`);
+  }
   trainCmd.action(async (opts) => trainCommand(opts));
+  cli
+    .command('dashboard')
+    .description('Watch runs in the browser: curves, the game feed (queries, answers, judge), diversity, guards, win rates; live while training.')
+    .argument('[runs-dir]', 'folder of run folders (searched 3 levels deep)', 'runs')
+    .option('--port <p>', 'TCP port (default 8080; 0 = any free port)', (v) => parseNonNegativeInt(v, '--port'))
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
+    .option('--export <file>', 'instead of serving: write one self-contained HTML report of a run')
+    .option('--run <name>', 'with --export: the run (its folder relative to runs-dir)')
+    .action(async (root: string, opts) => dashboardCommand(root, opts));
   cli
     .command('experiment')
     .description("Reproduce the paper's experiments in the embedded world.")
@@ -123,6 +138,7 @@ function program(): Command {
     .option('--seed <s>', 'seed of every arm, the GRPO prompt set and the evaluation (default 1)', (v) => parseNonNegativeInt(v, '--seed'))
     .option('--out <dir>', 'experiment folder, one run folder per arm (default runs/experiment-paper-<budget>)')
     .option('--doc <file>', 'the write-up; its SVG figures go next to it (default docs/results/paper.md)')
+    .option('--grpo-frontier [lo,hi]', "GRPO prompts only from levels where the base model's exact success at temperature 1 is in [lo, hi] (default 0.2,0.8; measured once, saved as grpo-frontier.json); off by default")
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of progress bars')
     .action(async (opts) => paperCommand(opts));
@@ -158,6 +174,12 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof SelfplayError) {
       process.stderr.write(`error: ${e.message}\n`);
+      if (debug) process.stderr.write(`${e.stack}\n`);
+      return 1;
+    }
+    // a file-system failure not caught where it happened is still the user's disk, not a bug: one line
+    if (isErrno(e)) {
+      process.stderr.write(`error: ${describeFsError(e)}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
       return 1;
     }
