@@ -1,7 +1,8 @@
 /**
  * Bad model folders with real tokenizers, as a user meets them on the command line: a config.json vocab_size below the
  * tokenizer's ids, and a tokenizer without a chat template (for every command that renders chats: generate --chat,
- * serve, eval, train). Each is one `error:` line naming the file, no stack trace, and a run folder keeps its files.
+ * serve, eval, train). Each is one `error:` line naming the file, no stack trace; train checks the model before it
+ * claims its run folder, so nothing is written and a retry can use the same --out.
  * `--chat-template FILE` then makes the same folder work, and travels with the trained model.
  */
 import { after, before, test } from 'node:test';
@@ -50,7 +51,7 @@ function assertOneLine(stderr: string, pattern: RegExp): void {
   assert.doesNotMatch(stderr, /\n\s+at /, 'stack trace');
 }
 
-test('config vocab_size smaller than the tokenizer: one line naming config.json, from the real binary', () => {
+test('config vocab_size smaller than the tokenizer: one line naming config.json, from the real binary', async () => {
   const r = spawnSync(process.execPath, [path.join(repo, 'bin', 'selfplay.js'), 'generate', '--model', smallVocab, '--prompt', 'hi'], { encoding: 'utf8' });
   assert.equal(r.status, 1);
   assert.equal(
@@ -58,26 +59,30 @@ test('config vocab_size smaller than the tokenizer: one line naming config.json,
     `error: ${path.join(smallVocab, 'config.json')}: vocab_size 32000 is smaller than the tokenizer's 128256 ids ` +
       `(${path.join(smallVocab, 'tokenizer.json')}); the embedding needs a row for every token id\n`,
   );
+  const out = path.join(root, 'run-small-vocab');
+  const t = await selfplay('train', '--model', smallVocab, '--out', out, '--threads', '1', '--quiet');
+  assert.equal(t.code, 1);
+  assertOneLine(t.stderr, /config\.json: vocab_size 32000 is smaller than the tokenizer's 128256 ids/);
+  assert.ok(!fs.existsSync(out), 'nothing written');
 });
 
+/** The run folder of a train that fails on the model; the test with --chat-template retries into it. */
+const trainRun = path.join(root, 'run');
 const NO_TEMPLATE = new RegExp(`${path.join(noTemplate, 'tokenizer_config.json').replace(/[/.]/g, '\\$&')}: no chat_template.*--chat-template FILE`);
 
 test('no chat template: generate --chat, serve, eval and train each print one line naming the file and --chat-template', async () => {
-  const run = path.join(root, 'run');
-  fs.mkdirSync(run);
-  fs.writeFileSync(path.join(run, 'notes.txt'), 'mine');
   const commands = [
     ['generate', '--model', noTemplate, '--prompt', 'hi', '--chat', '--threads', '1'],
     ['serve', '--model', noTemplate, '--port', '0', '--threads', '1'],
     ['eval', '--model', noTemplate, '--baseline', noTemplate, '--set', 'world', '--limit', '1', '--out', path.join(root, 'eval'), '--threads', '1'],
-    ['train', '--model', noTemplate, '--iterations', '1', '--out', run, '--threads', '1', '--quiet'],
+    ['train', '--model', noTemplate, '--iterations', '1', '--out', trainRun, '--threads', '1', '--quiet'],
   ];
   for (const args of commands) {
     const r = await selfplay(...args);
     assert.equal(r.code, 1, `${args[0]}: exit code ${r.code}\n${r.stderr}`);
     assertOneLine(r.stderr, NO_TEMPLATE);
   }
-  assert.equal(fs.readFileSync(path.join(run, 'notes.txt'), 'utf8'), 'mine', 'the run folder keeps its files');
+  assert.ok(!fs.existsSync(trainRun), 'train checks the model before it claims the run folder (a retry may use it)');
   // plain-text generation needs no template
   const plain = await generateCommand({ model: noTemplate, prompt: 'hi', maxTokens: 3, threads: 1 });
   assert.equal(plain.length, 1);
@@ -95,7 +100,7 @@ test('--chat-template FILE: generate --chat renders with it; an unreadable file 
 });
 
 test('train --chat-template FILE: LSP runs on the template-less folder; the trained model carries the template', async () => {
-  const run = path.join(root, 'run-with-template');
+  const run = trainRun; // where the attempt without a template failed
   const r = await selfplay(
     'train', '--model', noTemplate, '--chat-template', templateFile, '--out', run, '--iterations', '1', '--N', '2', '--G', '2',
     '--challenger-max-tokens', '6', '--solver-max-tokens', '6', '--judge-max-tokens', '6', '--threads', '1', '--quiet',

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildRealModelFolder } from '../scripts/make-real-model.ts';
-import { runSettings } from '../src/cli/train.ts';
+import { runSettings } from '../src/train/settings.ts';
 import type { RewardSource } from '../src/game/rollout.ts';
 import { ChatModel, type Completion } from '../src/generate/chat.ts';
 import { readSafetensors } from '../src/model/safetensors.ts';
