@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
+import { preflightChatFolder } from '../model/modelfolder.ts';
 import { periodicSolverEval } from '../eval/world-quality.ts';
 import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts';
 import { overridesFromFlags } from '../rl/config-flags.ts';
@@ -41,6 +42,7 @@ function claimTrainFolder(config: TrainConfig, resume: boolean): void {
     '--model': config.model,
     '--reward-source': config.rewardSource.startsWith('reward-model:') ? config.rewardSource.slice('reward-model:'.length) : undefined,
     '--prompts-file': config.promptsFile ?? undefined,
+    '--chat-template': config.chatTemplate ?? undefined,
   };
   const { continuing } = claimRunFolder(config.out, { kind: 'train', intent: resume ? 'resume' : 'new', flag: resume ? '--resume' : '--out', reads });
   prepareRunFolder(config.out, 'train', continuing);
@@ -51,6 +53,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
   if (!fs.existsSync(path.join(config.model, 'config.json'))) {
     throw new InputError(`${config.model}: no config.json; --model must be an HF model folder (the default is models/default)`);
   }
+  preflightChatFolder(config.model, config.chatTemplate ?? undefined); // before the run folder is claimed: a retry can reuse it
   claimTrainFolder(config, Boolean(flags.resume));
   const runtime = new Runtime({ threads: flags.threads });
   const base = runSettings(config, runtime, flags.threads);

@@ -131,11 +131,7 @@ export class Tokenizer {
 
   /** Throws the error a chat needs when the folder has no chat template (it names the file and the way out). */
   requireChatTemplate(): void {
-    if (this.chatTemplates.size > 0) return;
-    throw new ModelFormatError(
-      `${path.join(this.dir, 'tokenizer_config.json')}: no chat_template (and no chat_template.jinja beside it); ` +
-        'give the model\'s chat template with --chat-template FILE (a Jinja file, e.g. from the model\'s original repository)',
-    );
+    if (this.chatTemplates.size === 0) throw noChatTemplateError(this.dir);
   }
 
   private pickTemplate(wanted?: string): { name: string; source: TemplateSource } {
@@ -148,6 +144,24 @@ export class Tokenizer {
     }
     return { name, source };
   }
+}
+
+/** The one error for a folder without a chat template: names the file and the way out. */
+export function noChatTemplateError(dir: string): ModelFormatError {
+  return new ModelFormatError(
+    `${path.join(dir, 'tokenizer_config.json')}: no chat_template (and no chat_template.jinja beside it); ` +
+      "give the model's chat template with --chat-template FILE (a Jinja file, e.g. from the model's original repository)",
+  );
+}
+
+/** Without building the tokenizer: throws what a chat load would about a missing template (cheap, for preflights). */
+export function checkChatTemplateAvailable(dir: string, chatTemplateFile?: string): void {
+  if (chatTemplateFile !== undefined) {
+    chatTemplateOverride(chatTemplateFile);
+    return;
+  }
+  const cfgFile = path.join(dir, 'tokenizer_config.json');
+  if (readChatTemplates(dir, readJson(cfgFile, false) ?? {}, cfgFile).size === 0) throw noChatTemplateError(dir);
 }
 
 function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
