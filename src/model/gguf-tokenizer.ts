@@ -28,7 +28,7 @@ import type { LlamaConfig } from './config.ts';
 import type { GgufValue } from './gguf.ts';
 import { describePre, PRE_CHECK_TEXT, preCheckHash, preFromHash, preFromStructure } from './gguf-pre.ts';
 import { loadTokenizer } from './tokenizer.ts';
-import { worldSplitRegex } from '../world/tokenizer-train.ts';
+import { worldSplitRegex } from './word-split.ts';
 import { brief } from '../util/brief.ts';
 
 type Json = Record<string, unknown>;
