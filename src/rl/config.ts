@@ -113,6 +113,9 @@ function knownKeysAt(pathParts: readonly PropertyKey[]): string[] {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
+/** A key as the user wrote it, quoted on one line (escapes for newlines) and cut at 80 characters. */
+const quoted = (key: string) => JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}...` : key);
+
 /** One line per problem, each naming the source and the field. */
 function describeIssues(source: string, error: z.ZodError): string {
   return error.issues
@@ -120,7 +123,7 @@ function describeIssues(source: string, error: z.ZodError): string {
       const where = issue.path.join('.');
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeysAt(issue.path);
-        return issue.keys.map((k) => `${source}: unknown setting "${where ? `${where}.` : ''}${k}"${suggestion(k, known)}`).join('\n');
+        return issue.keys.map((k) => `${source}: unknown setting ${quoted(`${where ? `${where}.` : ''}${k}`)}${suggestion(k, known)}`).join('\n');
       }
       return `${source}: ${where || '(top level)'}: ${issue.message}`;
     })
