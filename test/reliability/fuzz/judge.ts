@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { JudgeError } from '../../../src/errors.ts';
 import { parseVerdict } from '../../../src/eval/judges/openai.ts';
+import { firstChoiceContent } from '../../../src/rewards/chat-client.ts';
 import { parseJudgeScore } from '../../../src/prompts/paper.ts';
-import { awkwardString, params, typedOrValue, type FuzzProperty } from './common.ts';
+import { awkwardJson, awkwardString, jsonText, params, typedOrValue, type FuzzProperty } from './common.ts';
 
 /** The inner text of the first `<open>...</close>` whose inside has no '<', by a plain scan (the documented rule). */
 function firstBlock(text: string, open: string, close: string): string | undefined {
@@ -54,7 +56,27 @@ function checkScore(text: string): void {
   }
 }
 
+/** Response bodies of an OpenAI-compatible judge endpoint: near-valid chat completions, any JSON, any text. */
+const responseBody = fc.oneof(
+  fc.record({ choices: fc.oneof(fc.array(fc.record({ message: fc.oneof(fc.record({ content: fc.oneof(awkwardString, awkwardJson) }, { requiredKeys: [] }), awkwardJson) }, { requiredKeys: [] }), { maxLength: 2 }), awkwardJson), error: awkwardJson }, { requiredKeys: [] }).map(jsonText),
+  awkwardJson.map(jsonText),
+  awkwardString,
+);
+
 export const judgeProperties: FuzzProperty[] = [
+  {
+    name: "the judge client's response parser (firstChoiceContent)",
+    weight: 2,
+    run: (n, seed) =>
+      fc.assert(
+        fc.property(responseBody, (text) => {
+          const { value, error } = typedOrValue(() => firstChoiceContent(text, 'http://judge/v1'), [JudgeError]);
+          if (error) assert.ok(error.message.startsWith('http://judge/v1: '), error.message);
+          else assert.equal(typeof value, 'string');
+        }),
+        params(n, seed),
+      ),
+  },
   { name: 'parseJudgeScore on judge-like text', weight: 5, run: (n, seed) => fc.assert(fc.property(judgeText, checkScore), params(n, seed)) },
   { name: 'parseJudgeScore on any text', weight: 2, run: (n, seed) => fc.assert(fc.property(awkwardString, checkScore), params(n, seed)) },
   {
