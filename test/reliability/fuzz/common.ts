@@ -29,8 +29,10 @@ export interface FuzzProperty {
 export async function runTarget(properties: readonly FuzzProperty[], total: number, seed = FUZZ_SEED): Promise<number> {
   const sum = properties.reduce((a, p) => a + p.weight, 0);
   let ran = 0;
+  let weightSoFar = 0;
   for (const p of properties) {
-    const n = Math.max(1, Math.round((total * p.weight) / sum));
+    weightSoFar += p.weight;
+    const n = Math.max(1, Math.round((total * weightSoFar) / sum) - ran); // the shares add up to `total` exactly
     await p.run(n, seed);
     ran += n;
   }
