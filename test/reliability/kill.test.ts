@@ -58,10 +58,12 @@ test(`SIGKILL at a random point, ${TRIALS} trials: every resumed run equals the 
     const killed = await p.done;
     const doneAtKill = completeRecords(path.join(out, 'metrics.jsonl'));
     const exists = fs.existsSync(path.join(out, 'selfplay-run.json'));
-    // killed before the run folder was made: start it again; else resume it
-    const r = exists ? await run(resume(out)) : await run(fresh(out, ['--checkpoint-every', '100', '--checkpoint-minutes', MINUTES]));
+    const finished = fs.existsSync(path.join(out, 'model', 'config.json'));
+    // finished before the kill: nothing to resume; killed before the run folder was made: start it again
+    const again = exists ? resume(out) : fresh(out, ['--checkpoint-every', '100', '--checkpoint-minutes', MINUTES]);
+    const r = finished ? { code: 0, stderr: '' } : await run(again);
     assert.equal(r.code, 0, `trial ${trial} (killed after ${delay} ms): the resume failed:\n${r.stderr}`);
-    const from = resumedFrom(r.stderr);
+    const from = finished ? doneAtKill : resumedFrom(r.stderr);
     const trialLost = killed.signal === 'SIGKILL' ? Math.max(0, doneAtKill - from) : 0;
     lost += trialLost;
     const diff = differences(reference, out);
