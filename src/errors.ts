@@ -26,6 +26,11 @@ export class RuntimeFailure extends SelfplayError {
   override name = 'RuntimeFailure';
 }
 
+/** A judge could not deliver (endpoint down after retries, refused request); names the judge and the cause. */
+export class JudgeError extends SelfplayError {
+  override name = 'JudgeError';
+}
+
 /** A file or folder could not be read or written (permissions, full or read-only disk...); names the path and what to do. */
 export class FileSystemError extends SelfplayError {
   override name = 'FileSystemError';

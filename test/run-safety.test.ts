@@ -16,7 +16,7 @@ import { FileSystemError, InputError } from '../src/errors.ts';
 import type { RewardSource } from '../src/game/rollout.ts';
 import { loadModelFolder } from '../src/model/modelfolder.ts';
 import { resolveConfig } from '../src/rl/config.ts';
-import { runSettings } from '../src/cli/train.ts';
+import { runSettings } from '../src/train/settings.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { train } from '../src/train/lsp.ts';
 import { claimRunFolder, JsonlLog, readJsonl, RUN_MARKER } from '../src/train/run-folder.ts';

@@ -16,6 +16,8 @@ import { worldQualityCommand } from './world-quality.ts';
 export interface EvalFlags {
   model?: string;
   baseline?: string;
+  /** A Jinja chat template file used instead of each model folder's own. */
+  chatTemplate?: string;
   set?: string;
   judge?: string;
   judgeModel?: string;
@@ -121,9 +123,9 @@ async function pairwiseCommand(flags: EvalFlags): Promise<void> {
     });
     const report = await pairwiseEval({
       prompts,
-      model: ChatModel.load(modelDir, runtime, 'model'),
+      model: ChatModel.load(modelDir, runtime, 'model', { chatTemplateFile: flags.chatTemplate }),
       modelName: path.normalize(modelDir),
-      baseline: ChatModel.load(baselineDir, runtime, 'baseline'),
+      baseline: ChatModel.load(baselineDir, runtime, 'baseline', { chatTemplateFile: flags.chatTemplate }),
       baselineName: path.normalize(baselineDir),
       judge,
       generation: {

@@ -20,10 +20,15 @@ import { loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
 import { type IterationSettings, runIteration } from './lsp-iteration.ts';
 import { JsonlLog, markRunFolder, readJsonl, writeJsonAtomic } from './run-folder.ts';
 import { checkTarget, resumePoint, runSteps } from './run-scaffold.ts';
-import { solverAccuracySlice } from '../eval/world-quality.ts';
+import { GuardMonitor, type GuardSettings, guardRecord, guardStatus } from './guard-monitor.ts';
 
-export interface RunSettings extends IterationSettings {
+/** A quick evaluation of the policy, run every `evalEvery` iterations; its metrics join that iteration's line. */
+export type PeriodicEval = (policy: ChatModel) => Promise<Record<string, number>>;
+
+export interface RunSettings extends IterationSettings, Partial<GuardSettings> {
   model: string;
+  /** A Jinja chat template file used instead of the model folder's own (null: the folder's). */
+  chatTemplate: string | null;
   iterations: number;
   weightDecay: number;
   gradClip: number;
@@ -31,8 +36,10 @@ export interface RunSettings extends IterationSettings {
   checkpointEvery: number;
   checkpointMinutes: number;
   maxSkippedUpdates: number;
-  /** Every this many iterations (0 = never), the solver's greedy accuracy on 10 held-out items per family. */
+  /** Every this many iterations (0 = never), `periodicEval` runs (if the caller gave one). */
   evalEvery: number;
+  /** Passed in by the caller (the CLI gives the world's solver-accuracy slice), so training never imports eval/. */
+  periodicEval?: PeriodicEval;
   onNonfinite: 'skip' | 'stop';
   out: string;
   quiet: boolean;
@@ -53,7 +60,7 @@ interface Loaded {
 /** The policy: the base weights (copied, so the reference stays frozen), plus fresh or restored LoRA adapters. */
 function loadPolicy(s: RunSettings, runtime: Runtime, from: string, reference: ChatModel): ChatModel {
   if (!s.lora) {
-    const folder = loadModelFolder(from);
+    const folder = loadModelFolder(from, { chatTemplateFile: s.chatTemplate ?? undefined });
     return new ChatModel(folder, new ModelEngine(folder.cfg, folder.weights, runtime, 'model'), folder.tokenizer!);
   }
   const cfg = reference.folder.cfg;
@@ -63,7 +70,7 @@ function loadPolicy(s: RunSettings, runtime: Runtime, from: string, reference: C
 }
 
 async function load(s: RunSettings, runtime: Runtime, log: (line: string) => void): Promise<Loaded> {
-  const reference = ChatModel.load(s.model, runtime, 'model');
+  const reference = ChatModel.load(s.model, runtime, 'model', { chatTemplateFile: s.chatTemplate ?? undefined });
   const optimizer = new AdamW({ lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay, maxGradNorm: s.gradClip, decays: (n) => !n.endsWith('norm.weight') });
   const resumed = resumePoint(s.out, (dir) => {
     const { optimizer: state, state: st } = loadCheckpointState(dir);
@@ -98,7 +105,10 @@ function saveFinal(s: RunSettings, run: Loaded): string {
   const dir = path.join(s.out, 'model');
   const cfg = run.policy.engine.cfg;
   const weights = s.lora ? mergeLora(cfg, s.lora, run.policy.engine.weights) : run.policy.engine.weights;
-  saveModelFolder(dir, { config: run.reference.folder.rawConfig, weights, tokenizerFrom: s.model });
+  // a --chat-template goes with the trained model, so it chats without the flag
+  const template = s.chatTemplate;
+  const extraFiles = template ? (tmp: string) => fs.copyFileSync(template, path.join(tmp, 'chat_template.jinja')) : undefined;
+  saveModelFolder(dir, { config: run.reference.folder.rawConfig, weights, tokenizerFrom: s.model, extraFiles });
   if (s.lora) saveLoraAdapter(path.join(s.out, 'adapter'), s.lora, trainedWeights(run.policy, s.lora), cfg, s.model);
   return dir;
 }
@@ -131,6 +141,7 @@ export async function train(s: RunSettings): Promise<string | null> {
     const tally = tallyUpdates(metrics.file, run.start);
     const reward = s.reward ?? verifierReward;
     const progress = new Progress({ total: s.iterations, label: 'lsp', quiet: s.quiet, logEveryMs: s.quiet ? 0 : undefined }, run.start);
+    const guard = s.guard && s.guards ? GuardMonitor.resume(s as GuardSettings, s.out, run.start) : null;
     const loop = {
       out: s.out,
       total: s.iterations,
@@ -143,12 +154,14 @@ export async function train(s: RunSettings): Promise<string | null> {
     // with LoRA the train graph returns gradients for the adapters only, so only they move
     const models = { policy: run.policy, reference: run.reference, optimizer: run.optimizer, reward };
     const end = await runSteps(loop, run.start, (i) => runIteration(s, models, i), async (iteration, result) => {
-      if (s.evalEvery > 0 && s.tasks === 'world' && iteration % s.evalEvery === 0) {
-        Object.assign(result.metrics, await solverAccuracySlice(run.policy, 10, s.seed));
+      if (s.periodicEval && s.evalEvery > 0 && iteration % s.evalEvery === 0) {
+        Object.assign(result.metrics, await s.periodicEval(run.policy));
       }
-      metrics.append({ iteration, ...result.metrics });
+      const trips = guard?.observe(iteration, result.metrics, result.samples) ?? [];
+      metrics.append({ iteration, ...result.metrics, ...guardRecord(trips) });
       for (const sample of result.samples) samples.append({ iteration, ...sample });
-      progress.update(iteration, status(result.metrics));
+      progress.update(iteration, status(result.metrics) + guardStatus(trips));
+      if (guard) process.stderr.write(guard.report(trips));
       if (!result.updated && s.onNonfinite === 'stop') {
         return new SelfplayError(`iteration ${iteration}: the loss or gradient was not finite; the weights were not updated (on_nonfinite: stop)`);
       }
@@ -156,6 +169,7 @@ export async function train(s: RunSettings): Promise<string | null> {
       if (tally.skipped > s.maxSkippedUpdates) {
         return new RunFailedError(`iteration ${iteration}: ${tally.skipped} of ${iteration} updates were skipped (${SKIPPED_WHY}), more than --max-skipped-updates ${s.maxSkippedUpdates}; the run stopped`);
       }
+      if (guard?.stops(trips)) return 'stop';
     }).finally(() => progress.finish());
     if (end.step < s.iterations) return null;
     if (tally.applied === 0) throw new RunFailedError(`the run ended without a single applied update: all ${tally.skipped} were skipped (${SKIPPED_WHY}); no model/ was written`);

@@ -1,5 +1,5 @@
 /**
- * The run folder's files: config.json, metrics.jsonl, samples.jsonl (see ARCHITECTURE.md). Whole files are written
+ * The run folder's files: config.json, metrics.jsonl, samples.jsonl (see docs/architecture.md). Whole files are written
  * to a temporary name and renamed; JSONL logs are appended a line at a time, and on resume cut back atomically to
  * the last checkpointed iteration so a resumed run's logs read as if it had never stopped.
  */

@@ -96,8 +96,8 @@ export function checkpointDue(o: Pick<LoopOptions, 'total' | 'checkpointEvery' |
   return done % o.checkpointEvery === 0 || done === o.total || (o.checkpointMinutes > 0 && ms >= o.checkpointMinutes * 60_000);
 }
 
-/** What `record` returns: nothing to go on, or the error that stops the run once its state is checkpointed. */
-export type Verdict = Error | void;
+/** What `record` returns: nothing to go on, the error that stops the run once its state is checkpointed, or 'stop' to end cleanly (a tripped guard) after that checkpoint. */
+export type Verdict = Error | 'stop' | void;
 
 /**
  * Runs steps `start..stopAt-1`: `step(i)` does the work of step i (its state changes must be complete when it
@@ -133,7 +133,9 @@ export async function runSteps<R>(o: LoopOptions, start: number, step: (i: numbe
       const r = await step(done);
       done++;
       phase = 'record';
-      const stop = await record(done, r);
+      const verdict = await record(done, r);
+      const stop = verdict instanceof Error ? verdict : undefined;
+      if (verdict === 'stop') interrupted = true; // a clean stop: the checkpoint below, then return
       phase = 'save';
       if (stop || checkpointDue(o, done, now() - savedAt)) checkpoint();
       if (stop) throw stop;
