@@ -8,6 +8,7 @@ import { REPORT_FILES, writeReport } from '../eval/report.ts';
 import { loadEvalPrompts, type EvalPrompt } from '../eval/sets.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { Runtime } from '../runtime/runtime.ts';
+import { accuracyCommand } from './eval-accuracy.ts';
 import { worldQualityCommand } from './world-quality.ts';
 
 export interface EvalFlags {
@@ -28,6 +29,8 @@ export interface EvalFlags {
   threads?: number;
   quiet?: boolean;
   worldQuality?: boolean;
+  accuracy?: boolean;
+  k?: number;
 }
 
 /** Completion budget when --max-tokens is not given: world answers are a word or a number. */
@@ -39,6 +42,7 @@ const DEFAULT_MAX_TOKENS = { world: 64, other: 512 };
  */
 export async function evalCommand(flags: EvalFlags): Promise<void> {
   if (flags.worldQuality) return worldQualityCommand(flags);
+  if (flags.accuracy) return accuracyCommand(flags);
   await pairwiseCommand(flags);
 }
 
