@@ -2,10 +2,12 @@
  * Writes the held-out evaluation sets (deterministic; run `npx tsx src/world/make-evalset.ts`):
  * data/world-eval-v3.jsonl (20 per family and level) and data/world-eval-large-v3.jsonl (420 per family, disjoint
  * from the first). The files are versioned: changing the world's families or levels means new file names, not an
- * overwrite. The large set is made after the first one, whose instances it excludes.
+ * overwrite. The large set is made after the first one, whose instances it excludes, and excludes what the shipped
+ * model's (replayable) stage-2 pretraining drew.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { defaultModelStage2Draws } from '../train/pretrain.ts';
 import { EVAL_SET_PATH, evalSetToJsonl, LARGE_EVAL_SET_PATH, makeEvalSet, makeLargeEvalSet, type EvalItem } from './evalset.ts';
 
 function write(file: string, items: EvalItem[]): void {
@@ -19,4 +21,4 @@ function write(file: string, items: EvalItem[]): void {
 }
 
 write(EVAL_SET_PATH, makeEvalSet());
-write(LARGE_EVAL_SET_PATH, makeLargeEvalSet());
+write(LARGE_EVAL_SET_PATH, makeLargeEvalSet(defaultModelStage2Draws()));
