@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { filterFrontier, frontierLevels, levelSuccess, measureLevelSuccess, parseFrontier } from '../src/experiment/frontier.ts';
+import { filterFrontier, frontierLevels, levelSuccess, measureLevelSuccess, parseFrontier, probeInstructions } from '../src/experiment/frontier.ts';
 import { GRPO_FRONTIER_FILE, GRPO_PROMPTS_FILE, grpoPrompts, writeGrpoPrompts } from '../src/experiment/paper.ts';
 import { readJson, readJsonl } from '../src/train/run-folder.ts';
 import { ChatModel } from '../src/generate/chat.ts';
@@ -36,6 +36,20 @@ test('level success, the [lo, hi] band (ends included) and the filter', () => {
   assert.deepEqual(filterFrontier(prompts, kept), [prompts[1], prompts[2]]);
   assert.deepEqual(parseFrontier('0.2, 0.8'), { lo: 0.2, hi: 0.8 });
   assert.throws(() => parseFrontier('0.8,0.2'), /--grpo-frontier: expected lo,hi with 0 <= lo <= hi <= 1/);
+});
+
+test('the probe set: perLevel distinct instructions of every (family, level), none held out', () => {
+  const probe = probeInstructions(4, 3);
+  assert.equal(probe.length, 36 * 3);
+  const held = evalInstanceKeys();
+  const counts = new Map<string, number>();
+  for (const q of probe) {
+    const c = classify(q);
+    assert.ok(c.valid && !held.has(instanceKey(c.instance)), q);
+    counts.set(`${c.family}${c.difficulty}`, (counts.get(`${c.family}${c.difficulty}`) ?? 0) + 1);
+  }
+  assert.deepEqual([...counts.values()], Array(36).fill(3));
+  assert.equal(new Set(probe.map((q) => { const c = classify(q); return c.valid ? instanceKey(c.instance) : q; })).size, probe.length);
 });
 
 test('a kept-levels GRPO prompt set: only those levels, distinct, none held out', () => {
@@ -88,7 +102,7 @@ test('experiment paper --grpo-frontier: measured once, saved, prompts only from 
   const o = { model: path.join(root, 'models', 'default'), budget: 'tiny' as const, seed: 2, out, doc: path.join(out, 'doc.md'), threads: 1, quiet: true, grpoFrontier: { lo: 0.5, hi: 1 }, log: (l: string) => lines.push(l) };
   const file = await writeGrpoPrompts(o);
   const saved = readJson(path.join(out, GRPO_FRONTIER_FILE)) as { levels: { family: string; difficulty: number; rate: number; trials: number }[]; kept: { family: string; difficulty: number }[] };
-  assert.equal(saved.levels.reduce((a, l) => a + l.trials, 0), 36 * 2, 'one probe per level on average, 2 samples each');
+  assert.deepEqual(saved.levels.map((l) => l.trials), Array(36).fill(2), 'one probe per level, 2 samples each');
   assert.deepEqual(saved.kept, saved.levels.filter((l) => l.rate >= 0.5));
   const kept = new Set(saved.kept.map((l) => `${l.family}|${l.difficulty}`));
   const prompts = readJsonl(file) as { family: string; difficulty: number }[];

@@ -20,10 +20,10 @@ import { Runtime } from '../runtime/runtime.ts';
 import { train } from '../train/lsp.ts';
 import { readJson, readJsonl, writeFileAtomic, writeJsonAtomic } from '../train/run-folder.ts';
 import { corpusStream } from '../world/corpus.ts';
-import { FAMILY_NAMES, MAX_DIFFICULTY } from '../world/types.ts';
+import { MAX_DIFFICULTY } from '../world/types.ts';
 import { classify, instanceKey } from '../world/world.ts';
 import { ChatModel } from '../generate/chat.ts';
-import { filterFrontier, type FrontierRange, frontierLevels, type LevelSuccess, measureLevelSuccess } from './frontier.ts';
+import { filterFrontier, type FrontierRange, frontierLevels, type LevelSuccess, measureLevelSuccess, probeInstructions } from './frontier.ts';
 import { diversityOverTraining, type QuerySample, windowSize } from './diversity.ts';
 import { evaluateModels, evalPrompts } from './paper-eval.ts';
 import { writePaperDoc } from './paper-report.ts';
@@ -44,7 +44,7 @@ export interface BudgetSpec {
   evalPerFamily: number | null;
   /** Answer budget in evaluation (world answers are a word or a number). */
   evalMaxTokens: number;
-  /** --grpo-frontier's probe: instructions per (family, level) on average, and samples of each at temperature 1. */
+  /** --grpo-frontier's probe: instructions per (family, level), and samples of each at temperature 1. */
   frontierProbe: { items: number; k: number };
   /** Max new tokens per role in training; null = the training config's defaults. */
   maxTokens: { challenger: number; solver: number; judge: number } | null;
@@ -56,8 +56,8 @@ export interface BudgetSpec {
  */
 export const BUDGETS: Record<Budget, BudgetSpec> = {
   tiny: { iterations: 2, N: 2, G: 2, checkpointEvery: 1, grpoPrompts: 16, evalPerFamily: 2, evalMaxTokens: 6, frontierProbe: { items: 1, k: 2 }, maxTokens: { challenger: 12, solver: 6, judge: 12 } },
-  small: { iterations: 80, N: 8, G: 4, checkpointEvery: 10, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, frontierProbe: { items: 8, k: 8 }, maxTokens: null },
-  full: { iterations: 200, N: 8, G: 4, checkpointEvery: 20, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, frontierProbe: { items: 8, k: 8 }, maxTokens: null },
+  small: { iterations: 80, N: 8, G: 4, checkpointEvery: 10, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null },
+  full: { iterations: 200, N: 8, G: 4, checkpointEvery: 20, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null },
 };
 
 export interface ArmSpec {
@@ -183,7 +183,7 @@ async function grpoFrontier(o: PaperOptions, range: FrontierRange): Promise<(fam
   let levels = saved && saved.range.lo === range.lo && saved.range.hi === range.hi ? saved.levels : null;
   if (!levels) {
     const size = BUDGETS[o.budget].frontierProbe;
-    const probe = grpoPrompts(o.seed + 7919, FAMILY_NAMES.length * MAX_DIFFICULTY * size.items).map((p) => p.instruction);
+    const probe = probeInstructions(o.seed + 7919, size.items);
     (o.log ?? (() => {}))(`grpo frontier: the base model answers ${probe.length} probe instructions ${size.k} times at temperature 1`);
     const runtime = new Runtime({ threads: o.threads });
     try {
