@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../src/errors.ts';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../src/game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../src/prompts/paper.ts';
 import { loadConfigFile, resolveConfig, trainConfigSchema } from '../src/rl/config.ts';
 import { configFlags, overridesFromFlags } from '../src/rl/config-flags.ts';
 

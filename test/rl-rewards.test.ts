@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { runSettings } from '../src/cli/train.ts';
+import { runSettings } from '../src/train/settings.ts';
 import { exactVerifierReward, type RewardSource } from '../src/game/rollout.ts';
 import { challengerRewards } from '../src/rl/advantages.ts';
 import { resolveConfig } from '../src/rl/config.ts';

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { InputError } from '../errors.ts';
 import { answerItems, accuracyRows, itemOutcomes, pairedRows, spreadLimit, type AccuracySettings, type ModelAnswers } from '../eval/accuracy.ts';
 import { accuracyMarkdown, type AccuracyReport } from '../eval/accuracy-report.ts';
-import { loadEvalPrompts, writeFileAtomic, type EvalPrompt } from '../eval/sets.ts';
+import { loadEvalPrompts, type EvalPrompt } from '../eval/sets.ts';
+import { writeFileAtomic } from '../util/fs.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
@@ -27,20 +28,21 @@ export interface AccuracyFlags {
   threads?: number;
   quiet?: boolean;
   temperature?: number;
+  chatTemplate?: string;
 }
 
 const slug = (s: string) => path.normalize(s).replace(/[^A-Za-z0-9._]+/g, '-').replace(/^-+|-+$/g, '');
 
 /** The model's answers from the cache in `out`, or generated (then cached). */
-async function cachedAnswers(dir: string, prompts: EvalPrompt[], s: AccuracySettings, out: string, runtime: Runtime, quiet?: boolean): Promise<ModelAnswers> {
+async function cachedAnswers(dir: string, prompts: EvalPrompt[], s: AccuracySettings, out: string, runtime: Runtime, flags: AccuracyFlags): Promise<ModelAnswers> {
   const file = path.join(out, 'answers', `${slug(path.resolve(dir))}.json`);
   const key = { model: path.resolve(dir), ids: prompts.map((p) => p.id), k: s.k, maxTokens: s.maxTokens, seed: s.seed };
   if (fs.existsSync(file)) {
     const saved = readJson(file) as { key: unknown; answers: ModelAnswers };
     if (JSON.stringify(saved.key) === JSON.stringify(key)) return saved.answers;
   }
-  const chat = ChatModel.load(dir, runtime, slug(dir));
-  const answers = await answerItems(chat, prompts, s, { name: path.normalize(dir), quiet });
+  const chat = ChatModel.load(dir, runtime, slug(dir), { chatTemplateFile: flags.chatTemplate });
+  const answers = await answerItems(chat, prompts, s, { name: path.normalize(dir), quiet: flags.quiet });
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeJsonAtomic(file, { key, answers });
   return answers;
@@ -57,8 +59,8 @@ export async function accuracyCommand(flags: AccuracyFlags): Promise<void> {
   const out = flags.out ?? path.join('runs', 'eval', `accuracy-${slug(flags.model)}${flags.baseline ? `-vs-${slug(flags.baseline)}` : ''}-${slug(set)}`);
   const runtime = new Runtime({ threads: flags.threads });
   try {
-    const model = itemOutcomes(prompts, await cachedAnswers(flags.model, prompts, s, out, runtime, flags.quiet));
-    const base = flags.baseline ? itemOutcomes(prompts, await cachedAnswers(flags.baseline, prompts, s, out, runtime, flags.quiet)) : null;
+    const model = itemOutcomes(prompts, await cachedAnswers(flags.model, prompts, s, out, runtime, flags));
+    const base = flags.baseline ? itemOutcomes(prompts, await cachedAnswers(flags.baseline, prompts, s, out, runtime, flags)) : null;
     const report: AccuracyReport = {
       model: path.normalize(flags.model),
       baseline: flags.baseline ? path.normalize(flags.baseline) : null,

@@ -14,11 +14,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
-import { runSettings } from '../cli/train.ts';
 import { resolveConfig, type Mode, type TrainConfig } from '../rl/config.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { train } from '../train/lsp.ts';
-import { readJson, readJsonl, writeFileAtomic, writeJsonAtomic } from '../train/run-folder.ts';
+import { claimRunFolder, markRunFolder, prepareRunFolder, readJson, readJsonl, writeFileAtomic, writeJsonAtomic } from '../train/run-folder.ts';
+import { runSettings } from '../train/settings.ts';
+import { probeWritable } from '../util/fs.ts';
 import { corpusStream } from '../world/corpus.ts';
 import { MAX_DIFFICULTY } from '../world/types.ts';
 import { classify, instanceKey } from '../world/world.ts';
@@ -252,9 +253,10 @@ async function trainArm(o: PaperOptions, arm: ArmSpec, promptsFile: string, stat
   const config = armConfig(o, arm, promptsFile);
   checkSavedConfig(dir, config);
   const resuming = fs.existsSync(path.join(dir, 'checkpoints'));
+  const { continuing } = claimRunFolder(dir, { kind: 'train', intent: 'either', flag: `arm ${arm.name}`, reads: { '--model': config.model } });
+  prepareRunFolder(dir, 'train', continuing);
   const runtime = new Runtime({ threads: o.threads });
-  const settings = runSettings(config, runtime, o.threads);
-  writeJsonAtomic(path.join(dir, 'config.json'), config);
+  const settings = { ...runSettings(config, runtime, o.threads), savedConfig: config };
   log(`${arm.name}: ${resuming ? 'resuming' : 'training'} ${config.mode} from ${config.model}, ${config.iterations} iterations of N=${config.N} x G=${config.G}, run folder ${dir}`);
   const started = performance.now();
   const model = await train(settings);
@@ -284,8 +286,10 @@ export interface PaperOutcome {
 export async function runPaperExperiment(o: PaperOptions): Promise<PaperOutcome> {
   checkOptions(o);
   const log = o.log ?? (() => {});
+  claimRunFolder(o.out, { kind: 'experiment', intent: 'either', flag: '--out', reads: { '--model': o.model } });
   const state = loadState(o);
-  fs.mkdirSync(o.out, { recursive: true });
+  probeWritable(o.out);
+  markRunFolder(o.out, 'experiment');
   writeJsonAtomic(path.join(o.out, STATE_FILE), state);
   const promptsFile = await writeGrpoPrompts(o);
   for (const arm of ARMS) {

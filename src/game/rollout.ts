@@ -3,7 +3,7 @@
  * G times, the reward source scores the answers and, in LSP, the frozen reference judges every interaction with
  * the Box 3 prompt. Arrays carry their group shape: queries_N, answers_N_G, rewards_N_G.
  */
-import { fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from './prompts.ts';
+import { fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../prompts/paper.ts';
 import type { ChatModel, Completion, Sampling } from '../generate/chat.ts';
 import { exactRewards } from '../rl/rewards.ts';
 import type { Rng } from '../util/rng.ts';

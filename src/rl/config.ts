@@ -11,7 +11,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../prompts/paper.ts';
 import { loraConfigSchema } from '../model/lora.ts';
 import { FAMILY_NAMES } from '../world/types.ts';
 import { JUDGE_MAX_SCORE } from './advantages.ts';
@@ -38,11 +38,26 @@ const taskSpec = z.strictObject({
   template: z.string().describe("the template put in Box 1's {template}"),
 });
 
+const guardThresholdsSchema = z
+  .strictObject({
+    window: z.number().int().positive().default(3).describe('iterations per window (early = the first, recent = the last); 3 smooths N=8 queries an iteration without waiting long'),
+    validDrop: z.number().gt(0).max(1).default(0.5).describe('valid-query share falling by this fraction of its early level trips; the paper sees LSP-Zero drift into invalid queries'),
+    diversityDrop: z.number().gt(0).max(1).default(0.4).describe('distinct-2 or unique-query share falling by this fraction of its early level trips: the challenger repeats itself'),
+    equalRewardsFrac: z.number().min(0).max(1).default(0.9).describe('more than this share of groups with all-equal rewards (window mean) trips: advantages are zero, nothing is learnt'),
+    judgeRise: z.number().min(0).default(1).describe('self-reward (0..7) rising this much while the verifier reward falls (verifierFall) trips: the judge is being gamed'),
+    verifierFall: z.number().min(0).default(0.1).describe('the verifier-reward fall (in [0, 1] units) that, with judgeRise, trips the judge-gamed guard'),
+    lengthGrowth: z.number().gt(1).default(3).describe('the mean answer length growing this many times its early level trips (length hacking)'),
+    klMax: z.number().positive().default(10).describe('KL(pi || pi_ref) of either role (nats per sequence) above this trips; the default model stays under 1'),
+  })
+  .prefault({})
+  .describe('guard thresholds (file-only settings)');
+
 const TASKS_HELP = `'all' (every world family), 'none' (no task: the model's own judgement), a list of families (${FAMILY_NAMES.join(', ')}) or a list of {task, template}`;
 
 export const trainConfigSchema = z.strictObject({
   // what is trained, and how
   model: z.string().min(1).default('models/default').describe('HF model folder (policy and frozen reference); the shipped world model by default'),
+  chatTemplate: z.string().min(1).nullable().default(null).describe("Jinja chat template file used instead of the model folder's own (for tokenizers that ship none); null: the folder's"),
   mode: z.enum(MODES).default('lsp').describe('lsp: self-play with self-reward; lsp-zero: without it; grpo: queries from promptsFile, no challenger'),
   iterations: z.number().int().positive().default(20).describe('total iterations, one optimizer step each; 20 visibly moves the default model in minutes'),
   N: z.number().int().positive().default(8).describe('queries per iteration (the paper: 8)'),
@@ -96,10 +111,17 @@ export const trainConfigSchema = z.strictObject({
   // the run
   seed: z.number().int().min(0).default(1).describe('seeds sampling; every iteration derives its randomness from (seed, iteration), so resume is exact'),
   checkpointEvery: z.number().int().positive().default(10).describe('iterations between checkpoints (the last iteration always checkpoints)'),
+  // crash safety (what a crash costs, and when a run counts as failed)
+  checkpointMinutes: z.number().min(0).default(2).describe('minutes of training between checkpoints as well (0 = by iterations only); a crash costs at most this much work'),
+  maxSkippedUpdates: z.number().int().min(0).default(5).describe('the run fails (exit 1) when more updates than this are skipped as non-finite; a few are noise, many mean a broken run'),
   evalEvery: z.number().int().min(0).default(0).describe('iterations between quick evaluations in the world (solver greedy accuracy on 10 held-out items per family, logged as eval/*); 0 = off'),
   out: z.string().min(1).nullable().default(null).describe('run folder; null: runs/<mode>-<UTC timestamp>'),
   onNonfinite: z.enum(['skip', 'stop']).default('skip').describe('a NaN/Inf loss or gradient skips the update (weights untouched) and continues, or stops the run'),
   quiet: z.boolean().default(false).describe('log lines instead of a progress bar'),
+  // collapse and reward-hacking guards (src/train/guards.ts)
+  guard: z.boolean().default(true).describe('check the collapse guards after every iteration (--no-guard: off); trips are logged in metrics.jsonl'),
+  onCollapse: z.enum(['warn', 'stop']).default('warn').describe('a tripped guard warns (progress line, metrics.jsonl, dashboard) or stops the run with a checkpoint'),
+  guards: guardThresholdsSchema,
 });
 
 /** The resolved configuration: every field set, `beta` expanded into the per-role betas, `out` decided. */

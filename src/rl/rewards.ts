@@ -20,7 +20,7 @@
  * is a near-copy too.
  */
 import { InputError } from '../errors.ts';
-import { queryTokens } from '../experiment/diversity.ts';
+import { queryTokens } from '../util/ngrams.ts';
 import { challengerRewards, groupValues } from './advantages.ts';
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -10,15 +10,14 @@ import { challengerQueries, drawTasks, type Query, type RewardSource, selfReward
 import type { AdamW } from '../optim/adamw.ts';
 import { globalNorm } from '../optim/adamw.ts';
 import { challengerAdvantages, solverAdvantages, solverRewards } from '../rl/advantages.ts';
+import type { Mode } from '../rl/config.ts';
 import { challengerRewardParts } from '../rl/rewards.ts';
-import { policyLoss, type KlEstimator } from '../rl/losses.ts';
-import { Rng } from '../util/rng.ts';
+import { klEstimate, policyLoss, type KlEstimator } from '../rl/losses.ts';
+import { mean } from '../util/math.ts';
+import { Rng, stepSeed } from '../util/rng.ts';
 import type { FamilyName } from '../world/types.ts';
 import { classify } from '../world/world.ts';
 import { type PolicyRow, policyGradient, referenceLogprobs } from './policy-update.ts';
-import { stepSeed } from './pretrain-data.ts';
-
-export type Mode = 'lsp' | 'lsp-zero' | 'grpo';
 
 /** What one iteration needs to know (a view of the run config). */
 export interface IterationSettings {
@@ -62,7 +61,6 @@ export interface IterationResult {
   updated: boolean;
 }
 
-const mean = (a: number[]) => (a.length ? a.reduce((s, v) => s + v, 0) / a.length : 0);
 const std = (a: number[]) => Math.sqrt(mean(a.map((v) => (v - mean(a)) ** 2)));
 
 class Timer {
@@ -122,7 +120,7 @@ function policyRows(queries: Query[], answers: Completion[][], advSol: number[][
 }
 
 /** Mean over rows of the sampled sequence log-ratio sum_t (log pi - log pi_ref): an estimate of KL(pi || pi_ref). */
-const sequenceKl = (rows: PolicyRow[]) => mean(rows.map((r) => r.samplerLogprobs.reduce((a, lp, k) => a + lp - r.refLogprobs[k], 0)));
+const sequenceKl = (rows: PolicyRow[]) => klEstimate(rows.map((r) => r.samplerLogprobs), rows.map((r) => r.refLogprobs)).kl;
 
 export async function runIteration(s: IterationSettings, m: IterationModels, iteration: number): Promise<IterationResult> {
   const timer = new Timer();

@@ -1,7 +1,7 @@
 /**
  * The held-out evaluation set: per family, instances at every difficulty level 1..MAX_DIFFICULTY (levels above
  * the pretraining range included), drawn from a seed no training run uses. Written once to a versioned file by
- * `npx tsx src/world/make-evalset.ts`; the corpus generator loads it and never emits one of its instances.
+ * `npx tsx scripts/make-evalset.ts`; the corpus generator loads it and never emits one of its instances.
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -103,7 +103,7 @@ export function levelQuotas(total: number, caps: readonly number[]): number[] {
 /**
  * The larger held-out set: `perFamily` items per family over levels 1..MAX_DIFFICULTY (levelQuotas with caps
  * LARGE_EVAL_MAX_SHARE of each level's estimated size), disjoint from the first evaluation file's instances and
- * from `exclude` (make-evalset.ts passes the shipped model's replayable pretraining draws).
+ * from `exclude` (scripts/make-evalset.ts passes the shipped model's replayable pretraining draws).
  */
 export function makeLargeEvalSet(exclude: ReadonlySet<string> = new Set(), perFamily: number = LARGE_EVAL_PER_FAMILY, seed: number = LARGE_EVAL_SEED): EvalItem[] {
   const rng = new Rng(seed);

@@ -8,13 +8,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../errors.ts';
-import { fillJudgePrompt, JUDGE_PROMPT, parseJudgeScore } from '../game/prompts.ts';
+import { InputError, JudgeError } from '../errors.ts';
+import { fillJudgePrompt, JUDGE_PROMPT, parseJudgeScore } from '../prompts/paper.ts';
 import type { RewardSource } from '../game/rollout.ts';
-import { cacheKey, JudgementCache } from '../eval/judges/cache.ts';
-import { ChatClient, mapConcurrent, type ChatRequest } from '../eval/judges/openai-client.ts';
-import { JudgeError } from '../eval/judges/types.ts';
-import { JUDGE_MAX_SCORE } from './advantages.ts';
+import { cacheKey, JudgementCache } from './judgement-cache.ts';
+import { ChatClient, mapConcurrent, type ChatRequest } from './chat-client.ts';
+import { JUDGE_MAX_SCORE } from '../rl/advantages.ts';
 
 /** The judgement cache's file name in the run folder (when rewardCacheFile is not set). */
 export const REWARD_CACHE_FILE = 'reward-judge-cache.jsonl';
