@@ -71,7 +71,7 @@ export class JudgeReward implements RewardSource {
   async probe(timeoutMs = 30_000): Promise<void> {
     const client = new ChatClient({ url: this.o.url, apiKey: this.o.apiKey, retries: 1, baseDelayMs: 500, timeoutMs });
     try {
-      await client.complete(this.request('Say hello.', 'Hello.', 1));
+      await client.complete(this.request('Say hello.', 'Hello.', 8));
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new JudgeError(`--reward-source ${this.name} (model "${this.o.model}"): the reward judge does not answer: ${why}`);
