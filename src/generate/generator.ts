@@ -29,6 +29,8 @@ export interface GenerateOptions extends SamplingParams {
    * as many HF models do. Default: every row of the embedding.
    */
   sampleableVocab?: number;
+  /** Once aborted, generation stops before its next model run and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface Generation {
@@ -99,6 +101,7 @@ export class Generator {
     const cache = new KvCache(cfg.numLayers, B, cfg.numKvHeads, S, cfg.headDim);
     const rope = ropeTables([...Array(S).keys()], cfg.headDim, cfg.ropeTheta);
     const prefix = opts.reusePrefix === false ? 0 : sharedPrefixLength(prompts);
+    opts.signal?.throwIfAborted();
     if (prefix > 0) await this.prefillShared(prompts[0].slice(0, prefix), cache, rope);
     const rows = [...Array(B).keys()];
     let logprobs = await this.extend(cache, rope, rows, prompts.map((p) => p.slice(prefix)));
@@ -120,6 +123,7 @@ export class Generator {
         }
       }
       if (live.size === 0 || step === opts.maxNewTokens - 1) break;
+      opts.signal?.throwIfAborted();
       logprobs = await this.extend(cache, rope, rows, next.map((t) => [t]));
     }
     return out;

@@ -9,7 +9,7 @@
  *   kl                KL(pi || pi_ref) of a role past `klMax` nats in the latest iteration.
  * The caller (src/train/lsp.ts via GuardMonitor) logs trips in metrics.jsonl and may stop the run.
  */
-import { distinctN } from '../experiment/diversity.ts';
+import { distinctN } from '../util/ngrams.ts';
 
 export const GUARD_NAMES = ['valid_queries', 'diversity', 'equal_rewards', 'judge_gamed', 'answer_length', 'kl'] as const;
 export type GuardName = (typeof GUARD_NAMES)[number];

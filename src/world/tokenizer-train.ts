@@ -17,8 +17,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { InputError } from '../errors.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+import { worldSplitRegex } from '../model/word-split.ts';
 
 export const PAD_TOKEN = '<|pad|>';
 export const BOS_TOKEN = '<|bos|>';
@@ -96,14 +97,6 @@ function chooseWords(texts: readonly string[], opts: WorldTokenizerOptions): str
   return [...chosen].sort(byCodeUnit);
 }
 
-/** A known word (bounded by non-letters, optionally after one space) or else exactly one character. */
-function splitRegex(words: readonly string[]): string {
-  if (words.length === 0) return '[\\s\\S]';
-  const longestFirst = [...words].sort((a, b) => b.length - a.length || byCodeUnit(a, b));
-  const alt = `(?:${longestFirst.join('|')})`;
-  return ` ${alt}(?![A-Za-z])|(?<![A-Za-z])${alt}(?![A-Za-z])|[\\s\\S]`;
-}
-
 const byteToken = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 
 /** Vocabulary in id order: special tokens, characters, byte fallbacks (bytes not already a character), words. */
@@ -132,7 +125,7 @@ export function trainWorldTokenizer(texts: readonly string[], opts: WorldTokeniz
     padding: null,
     added_tokens: SPECIAL_TOKENS.map((t, i) => addedToken(t, i)),
     normalizer: null,
-    pre_tokenizer: { type: 'Split', pattern: { Regex: splitRegex(words) }, behavior: 'Isolated', invert: false },
+    pre_tokenizer: { type: 'Split', pattern: { Regex: worldSplitRegex(words) }, behavior: 'Isolated', invert: false },
     post_processor: null,
     decoder: { type: 'Sequence', decoders: [{ type: 'ByteFallback' }, { type: 'Fuse' }] },
     model: {
@@ -164,17 +157,6 @@ export function trainWorldTokenizer(texts: readonly string[], opts: WorldTokeniz
     chat_template: WORLD_CHAT_TEMPLATE,
   };
   return { tokenizerJson, tokenizerConfig, specialTokensMap: { ...special, additional_special_tokens: additional }, words };
-}
-
-function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    fs.writeFileSync(tmp, text, { flag: 'wx' });
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 /** Writes tokenizer.json, tokenizer_config.json and special_tokens_map.json into `dir`, each atomically. */

