@@ -107,6 +107,8 @@ test('dashboard in chromium: a live selfplay train run, its game feed, hostile t
   assert.match(shown ?? '', /<script>window.__pwned=1<\/script>/);
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, 'no text from a file ran');
   assert.equal(await page.locator('main img').count(), 0, 'no element was made from the text');
+  const banner = await page.locator('[data-run="hostile"] .guards.tripped').textContent();
+  assert.match(banner ?? '', /kl iteration 1: <img src=x/, 'the tripped guard is shown, its message as text');
 
   // traversal from the browser: encoded separators survive the URL parser and reach the server
   for (const p of ['files/live/..%2f..%2fsecret.txt', 'files/..%2f..%2f..%2f..%2fetc%2fpasswd', 'files/%2e%2e%2fsecret.txt']) {
