@@ -44,11 +44,11 @@ export class AdamW {
 
   /**
    * One update of `params` in place from `grads` (same names). Returns the gradient norm before clipping.
-   * `lr` overrides the configured rate for this step (schedules).
+   * `lr` overrides the configured rate for this step (schedules); `gradNorm`, when the caller already computed
+   * globalNorm(grads), saves a pass over every gradient.
    */
-  step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr = this.options.lr): { gradNorm: number } {
+  step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr = this.options.lr, gradNorm = globalNorm(grads)): { gradNorm: number } {
     const o = this.options;
-    const gradNorm = globalNorm(grads);
     if (!Number.isFinite(gradNorm)) throw new SelfplayError(`AdamW: gradient norm is ${gradNorm}; refusing to update`);
     const clip = o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm) ? Math.min(1, o.maxGradNorm / (gradNorm + 1e-6)) : 1;
     const t = ++this.state.step;

@@ -42,10 +42,14 @@ export async function referenceLogprobs(ref: ModelEngine, rows: { promptIds: num
   return out;
 }
 
-function addInto(total: Map<string, Float32Array>, grads: Map<string, Float32Array>): void {
+/**
+ * total += grads, by name. A name `total` lacks takes the array itself (a train step's gradients are fresh arrays
+ * the caller owns): at 10^8 parameters a copy per micro-batch would be a pass over 400 MB for nothing.
+ */
+export function accumulateGrads(total: Map<string, Float32Array>, grads: Map<string, Float32Array>): void {
   for (const [name, g] of grads) {
     const t = total.get(name);
-    if (!t) total.set(name, Float32Array.from(g));
+    if (!t) total.set(name, g);
     else for (let i = 0; i < g.length; i++) t[i] += g[i];
   }
 }
@@ -70,9 +74,17 @@ function lossInputs(rows: PolicyRow[], B: number, T: number) {
   };
 }
 
-/** Forward + backward of the policy loss over all rows; gradients summed over micro-batches of `microBatch` rows. */
-export async function policyGradient(engine: ModelEngine, rows: PolicyRow[], loss: LossSpec, microBatch: number): Promise<PolicyGradient> {
-  const grads = new Map<string, Float32Array>();
+/**
+ * Forward + backward of the policy loss over all rows; gradients summed over micro-batches of `microBatch` rows,
+ * into `grads` (e.g. another role's gradients of the same step) or a fresh map.
+ */
+export async function policyGradient(
+  engine: ModelEngine,
+  rows: PolicyRow[],
+  loss: LossSpec,
+  microBatch: number,
+  grads = new Map<string, Float32Array>(),
+): Promise<PolicyGradient> {
   let total = 0;
   let logpDiff = 0;
   let tokens = 0;
@@ -81,7 +93,7 @@ export async function policyGradient(engine: ModelEngine, rows: PolicyRow[], los
     const batch = padBatch(chunk.map((r) => [...r.promptIds, ...r.tokens]), engine.cfg.vocabSize);
     const step = await engine.trainStep(batch, loss, lossInputs(chunk, batch.B, batch.T));
     total += step.loss;
-    addInto(grads, step.grads);
+    accumulateGrads(grads, step.grads);
     chunk.forEach((r, b) => {
       r.tokens.forEach((_, k) => {
         const lp = step.logprobs[b * (batch.T - 1) + r.promptIds.length + k - 1];
