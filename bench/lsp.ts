@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runSettings } from '../src/cli/train.ts';
+import { runSettings } from '../src/train/settings.ts';
 import { resolveConfig } from '../src/rl/config.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { train } from '../src/train/lsp.ts';

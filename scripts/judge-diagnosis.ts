@@ -6,7 +6,7 @@
  *
  *   node --import tsx scripts/judge-diagnosis.ts [MODEL_DIR=models/default] [PER_KIND=16]
  */
-import { fillJudgePrompt, parseJudgeScore } from '../src/game/prompts.ts';
+import { fillJudgePrompt, parseJudgeScore } from '../src/prompts/paper.ts';
 import { ChatModel } from '../src/generate/chat.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { Rng } from '../src/util/rng.ts';

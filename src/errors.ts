@@ -25,3 +25,18 @@ export class InputError extends SelfplayError {
 export class RuntimeFailure extends SelfplayError {
   override name = 'RuntimeFailure';
 }
+
+/** A judge could not deliver (endpoint down after retries, refused request); names the judge and the cause. */
+export class JudgeError extends SelfplayError {
+  override name = 'JudgeError';
+}
+
+/** A file or folder could not be read or written (permissions, full or read-only disk...); names the path and what to do. */
+export class FileSystemError extends SelfplayError {
+  override name = 'FileSystemError';
+}
+
+/** A run ended without doing what it was for (no update applied, too many skipped); the message is its summary. */
+export class RunFailedError extends SelfplayError {
+  override name = 'RunFailedError';
+}

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../src/game/prompts.ts';
+import { fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../src/prompts/paper.ts';
 import { ChatModel } from '../src/generate/chat.ts';
 import { loadModelFolder } from '../src/model/modelfolder.ts';
 import { Runtime } from '../src/runtime/runtime.ts';

@@ -1,7 +1,8 @@
 /** Challenger query diversity (src/experiment/diversity.ts) on hand-made queries with hand-counted answers. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { distinctN, diversityOverTraining, queryTokens, windowSize, windowStats } from '../src/experiment/diversity.ts';
+import { diversityOverTraining, windowSize, windowStats } from '../src/experiment/diversity.ts';
+import { distinctN, queryTokens } from '../src/util/ngrams.ts';
 
 test('queryTokens splits words and punctuation', () => {
   assert.deepEqual(queryTokens('Reverse the word: lop'), ['Reverse', 'the', 'word', ':', 'lop']);

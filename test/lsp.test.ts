@@ -6,13 +6,15 @@ import { test } from 'node:test';
 import type { RewardSource } from '../src/game/rollout.ts';
 import { loadModelFolder } from '../src/model/modelfolder.ts';
 import { resolveConfig } from '../src/rl/config.ts';
-import { runSettings } from '../src/cli/train.ts';
+import { runSettings } from '../src/train/settings.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { train } from '../src/train/lsp.ts';
 import { readJsonl } from '../src/train/run-folder.ts';
 import { tinyWorldModel } from './helpers/tiny-world-model.ts';
 import { writeChatFolder } from './helpers/chat-folder.ts';
 import { RewardModel } from '../src/model/reward-model.ts';
+import { ChatModel } from '../src/generate/chat.ts';
+import { periodicSolverEval, solverAccuracySlice } from '../src/eval/world-quality.ts';
 
 const model = tinyWorldModel();
 /** A reward with spread on any text (the random tiny model never writes a valid world query). */
@@ -33,7 +35,11 @@ const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `lsp-${name}
 
 test('lsp smoke: 2 iterations, every parameter tensor moves, all metrics finite, run folder complete', async () => {
   const out = tmp('smoke');
-  const done = await train(settings(out, 2, { evalEvery: 2 }));
+  const base = settings(out, 2, { evalEvery: 2 });
+  const evalRuntime = new Runtime({ threads: 1 });
+  let evalCalls = 0;
+  const worldEval = periodicSolverEval(base)!;
+  const done = await train({ ...base, periodicEval: (policy) => (evalCalls++, worldEval(policy)) });
   assert.equal(done, path.join(out, 'model'));
   const before = loadModelFolder(model).weights;
   const after = loadModelFolder(done!).weights;
@@ -49,7 +55,11 @@ test('lsp smoke: 2 iterations, every parameter tensor moves, all metrics finite,
   }
   assert.equal(readJsonl(path.join(out, 'samples.jsonl')).length, 2 * 3);
   assert.equal(metrics[0]['eval/solver_accuracy'], undefined, 'evaluated only every evalEvery iterations');
-  assert.ok((metrics[1]['eval/solver_accuracy'] as number) >= 0, 'evaluated at iteration 2');
+  assert.equal(evalCalls, 1, 'the periodic eval ran once, after iteration 2');
+  // after iteration 2 the policy is the final model: the logged accuracy is that model's on the same slice
+  const want = await solverAccuracySlice(ChatModel.load(done!, evalRuntime, 'model'), 10, base.seed);
+  for (const [k, v] of Object.entries(want)) assert.equal(metrics[1][k], v, `${k} logged at iteration 2`);
+  await evalRuntime.release();
   assert.ok(fs.existsSync(path.join(out, 'checkpoints', 'iter-000002', 'optimizer.safetensors')));
 });
 
@@ -57,8 +67,9 @@ test('lsp resume: 4 iterations straight equal 2, stop, resume to 4 (metrics and 
   const a = tmp('straight');
   const b = tmp('resumed');
   await train(settings(a, 4, { mode: 'lsp-zero' }));
-  assert.equal(await train(settings(b, 2, { mode: 'lsp-zero' })).then(() => 'first half'), 'first half');
-  // the first half ended at iteration 2 as a finished 2-iteration run; continue the same folder to 4
+  // the first half ends at iteration 2 as a finished 2-iteration run; then the same folder continues to 4
+  assert.equal(await train(settings(b, 2, { mode: 'lsp-zero' })), path.join(b, 'model'));
+  assert.deepEqual(readJsonl(path.join(b, 'metrics.jsonl')).map((m) => m.iteration), [1, 2], 'the first half logged iterations 1 and 2');
   await train(settings(b, 4, { mode: 'lsp-zero' }));
   const ma = readJsonl(path.join(a, 'metrics.jsonl'));
   const mb = readJsonl(path.join(b, 'metrics.jsonl'));
@@ -79,11 +90,13 @@ test('lsp resume: 4 iterations straight equal 2, stop, resume to 4 (metrics and 
 test('lsp non-finite: a NaN reward skips the update (weights untouched, logged) or stops the run, per config', async () => {
   const nanReward: RewardSource = { name: 'nan', score: async (_q, a) => a.map((g) => g.map((_, j) => (j === 0 ? NaN : 0.5))) };
   const out = tmp('nan');
-  await train({ ...settings(out, 1), reward: nanReward });
+  // a run whose every update was skipped is a failure, not "done": no model/ is written
+  await assert.rejects(train({ ...settings(out, 1), reward: nanReward }), /without a single applied update/);
+  assert.ok(!fs.existsSync(path.join(out, 'model')), 'no model/ for a run that never updated');
   const m = readJsonl(path.join(out, 'metrics.jsonl'))[0];
   assert.equal(m.updated, false);
   const before = loadModelFolder(model).weights;
-  const after = loadModelFolder(path.join(out, 'model')).weights;
+  const after = loadModelFolder(path.join(out, 'checkpoints', 'iter-000001')).weights;
   for (const [name, w] of before) assert.ok(w.every((v, i) => v === after.get(name)![i]), `${name} changed`);
   await assert.rejects(train({ ...settings(tmp('nan-stop'), 2, { onNonfinite: 'stop' }), reward: nanReward }), /not finite/);
 });
@@ -108,17 +121,27 @@ test('lsp with reward-model:DIR: R is the reward model score of each (query, ans
   await runtime.release();
 });
 
-test('lsp with LoRA: only the adapters train; checkpoints carry the adapter; the final model is the merge', async () => {
+test('lsp with LoRA: only the adapters train; checkpoints carry only the adapter; the final model is the merge', async () => {
   const out = tmp('lora');
   const lora = { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj'] as ('q_proj' | 'v_proj')[] };
   const done = await train(settings(out, 2, { lora }));
   const ckpt = path.join(out, 'checkpoints', 'iter-000002');
-  for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'model.safetensors']) {
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'state.json']) {
     assert.ok(fs.existsSync(path.join(ckpt, f)), `checkpoint has ${f}`);
   }
+  assert.ok(!fs.existsSync(path.join(ckpt, 'model.safetensors')), 'a LoRA checkpoint does not copy the frozen base');
   const base = loadModelFolder(model).weights;
-  const ckptBase = loadModelFolder(ckpt).weights;
-  for (const [name, w] of base) assert.ok(w.every((v, i) => v === ckptBase.get(name)![i]), `checkpoint base ${name} changed`);
+  // resuming the LoRA run from its adapter-only checkpoint gives the straight run's result
+  const straight = tmp('lora-straight');
+  const b = tmp('lora-resumed');
+  await train(settings(straight, 3, { lora }));
+  await train(settings(b, 2, { lora }));
+  await train(settings(b, 3, { lora }));
+  const ws = loadModelFolder(path.join(straight, 'model')).weights;
+  const wb = loadModelFolder(path.join(b, 'model')).weights;
+  let maxW = 0;
+  for (const [name, w] of ws) w.forEach((v, i) => (maxW = Math.max(maxW, Math.abs(v - wb.get(name)![i]))));
+  assert.ok(maxW <= 1e-6, `LoRA weights differ after resume, max diff ${maxW}`);
   const merged = loadModelFolder(done!).weights;
   const moved = [...base].filter(([name, w]) => w.some((v, i) => v !== merged.get(name)![i])).map(([n]) => n.split('.').slice(-2, -1)[0]);
   assert.deepEqual([...new Set(moved)].sort(), ['q_proj', 'v_proj'], 'only adapted projections differ after the merge');

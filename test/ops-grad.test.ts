@@ -102,7 +102,7 @@ test('shape ops: reshape, transpose, concat, slice, pad', async () => {
   await check('pad before only', [[2, 3]], ([x]) => T.pad(x, 0, 1, 0));
 });
 
-test('pad with a negative axis pads the axis counted from the end (BUG: axis not normalised)', async () => {
+test('pad with a negative axis pads the axis counted from the end', async () => {
   const g = new T.Graph('pad_neg');
   const y = T.pad(g.input('x', [2, 3]), -1, 1, 2);
   assert.deepEqual(y.shape, [2, 6], 'pad(x[2,3], -1, 1, 2) must have shape [2,6]');

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../src/game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../src/prompts/paper.ts';
 
-// SHA-256 of the constants, computed from shared/reference/paper-prompts.md when they were written.
+// SHA-256 of the constants, computed from the paper's text when they were written (docs/method.md shows it).
 const CHALLENGER_SHA256 = '681fcf5b03c55062fb3ae1b95c19ec31d51166aa0dbbc2e84a56e41cd86cd634';
 const JUDGE_SHA256 = 'd237f4abed5907534aebe07ba0650ac0daa98914893ed25634e746ca823f5278';
-const REFERENCE = fileURLToPath(new URL('../../shared/reference/paper-prompts.md', import.meta.url));
+const METHOD_DOC = fileURLToPath(new URL('../docs/method.md', import.meta.url));
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
@@ -26,14 +26,10 @@ test('prompt constants match their pinned SHA-256', () => {
   assert.equal(sha256(JUDGE_PROMPT), JUDGE_SHA256);
 });
 
-test('prompt constants match shared/reference/paper-prompts.md byte for byte (when present)', (t) => {
-  if (!fs.existsSync(REFERENCE)) {
-    t.skip(`${REFERENCE} not present (outside the repository)`);
-    return;
-  }
-  const md = fs.readFileSync(REFERENCE, 'utf8');
-  assert.equal(CHALLENGER_PROMPT, fencedAfter(md, '## Box 1'));
-  assert.equal(JUDGE_PROMPT, fencedAfter(md, '## Box 3'));
+test('prompt constants match the verbatim blocks of docs/method.md byte for byte', () => {
+  const md = fs.readFileSync(METHOD_DOC, 'utf8');
+  assert.equal(CHALLENGER_PROMPT, fencedAfter(md, '### Box 1'));
+  assert.equal(JUDGE_PROMPT, fencedAfter(md, '### Box 3'));
 });
 
 test('prompt constants contain the distinctive sentences', () => {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../src/errors.ts';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../src/game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../src/prompts/paper.ts';
 import { loadConfigFile, resolveConfig, trainConfigSchema } from '../src/rl/config.ts';
 import { configFlags, overridesFromFlags } from '../src/rl/config-flags.ts';
 
@@ -75,7 +75,7 @@ test('bad values name the source and the field', () => {
   throwsInput(() => resolve({ microBatch: 0 }), /run\.yaml: microBatch: /);
   throwsInput(() => resolve({ mode: 'ppo' }), /run\.yaml: mode: /);
   throwsInput(() => resolve({ klEstimator: 'k2' }), /klEstimator/);
-  throwsInput(() => resolve({ rewardSource: 'model' }), /rewardSource: expected 'verifier' or 'reward-model:DIR'/);
+  throwsInput(() => resolve({ rewardSource: 'model' }), /rewardSource: expected 'verifier', 'reward-model:DIR' or 'judge:openai:/);
   throwsInput(() => resolve({ selfRewardFallback: 8 }), /selfRewardFallback/);
   throwsInput(() => resolve({ tasks: ['reverse', 'juggle'] }), /tasks: expected 'all' .*a list of families \(reverse/);
   throwsInput(() => resolve({ sampling: { judge: { topP: 0 } } }), /sampling\.judge\.topP/);

@@ -1,10 +1,10 @@
 /**
  * The Box 3 score parser on malformed, adversarial and multi-score judge outputs, and Box 1 / Box 3 template
- * filling with placeholder-like text and replacement patterns inside the filled values (src/game/prompts.ts).
+ * filling with placeholder-like text and replacement patterns inside the filled values (src/prompts/paper.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHALLENGER_PROMPT, fillChallengerPrompt, fillJudgePrompt, JUDGE_PROMPT, parseJudgeScore } from '../src/game/prompts.ts';
+import { CHALLENGER_PROMPT, fillChallengerPrompt, fillJudgePrompt, JUDGE_PROMPT, parseJudgeScore } from '../src/prompts/paper.ts';
 
 const score = (text: string) => parseJudgeScore(text).score;
 

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { InputError } from '../src/errors.ts';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt } from '../src/game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt } from '../src/prompts/paper.ts';
 import { allPromptTexts, makeCorpus, type TrainingExample } from '../src/world/corpus.ts';
-import { EVAL_SET_PATH, evalInstanceKeys, evalSetToJsonl, loadEvalSet, makeEvalSet } from '../src/world/evalset.ts';
+import { EVAL_SET_PATH, evalInstanceKeys, evalSetToJsonl, LARGE_EVAL_PER_FAMILY, LARGE_EVAL_SET_PATH, levelQuotas, loadEvalSet, makeEvalSet, makeLargeEvalSet } from '../src/world/evalset.ts';
 import { judgeCompletion } from '../src/world/judge.ts';
 import { EASY_MAX, FAMILY_NAMES, MAX_DIFFICULTY, PRETRAIN_DIFFICULTY } from '../src/world/types.ts';
 import { FAMILY_LIST } from '../src/world/vocab.ts';
@@ -139,8 +139,38 @@ test('evaluation file: loads, >= 100 per family over all levels, matches the gen
   }
 });
 
-test('a 20k-example corpus never contains an evaluation instance', () => {
-  const evalItems = loadEvalSet();
+test('large evaluation file: matches the generator, 420 per family over every level, disjoint from the first, capped per level', () => {
+  const items = loadEvalSet(LARGE_EVAL_SET_PATH);
+  assert.equal(evalSetToJsonl(makeLargeEvalSet()), fs.readFileSync(LARGE_EVAL_SET_PATH, 'utf8'), 'the file is what make-evalset.ts writes');
+  assert.equal(new Set(items.map((i) => i.id)).size, items.length);
+  const first = evalInstanceKeys([EVAL_SET_PATH]);
+  const keys = new Set<string>();
+  for (const it of items) {
+    const c = classify(it.instruction);
+    assert.ok(c.valid && c.family === it.family && c.difficulty === it.difficulty, it.instruction);
+    assert.equal(it.answer, referenceAnswer(c.instance));
+    assert.ok(!first.has(instanceKey(c.instance)), `in both files: ${it.instruction}`);
+    keys.add(instanceKey(c.instance));
+  }
+  assert.equal(keys.size, items.length, 'distinct instances');
+  for (const family of FAMILY_NAMES) {
+    const mine = items.filter((i) => i.family === family);
+    assert.equal(mine.length, LARGE_EVAL_PER_FAMILY);
+    assert.equal(new Set(mine.map((i) => i.difficulty)).size, MAX_DIFFICULTY);
+  }
+  // a one-digit sum has 100 instances: the set takes at most 5% of them
+  assert.equal(items.filter((i) => i.family === 'add' && i.difficulty === 1).length, 5);
+});
+
+test('level quotas: even where the caps allow, shortfalls spread, too-small caps refused', () => {
+  assert.deepEqual(levelQuotas(12, [10, 10, 10]), [4, 4, 4]);
+  assert.deepEqual(levelQuotas(12, [1, 10, 10]), [1, 5, 6]);
+  assert.deepEqual(levelQuotas(420, [5, 1e9, 1e9, 1e9, 1e9, 1e9]), [5, 83, 83, 83, 83, 83]);
+  assert.throws(() => levelQuotas(10, [2, 3]), /hold fewer than 10 items/);
+});
+
+test('a 20k-example corpus never contains an instance of either evaluation file', () => {
+  const evalItems = [...loadEvalSet(), ...loadEvalSet(LARGE_EVAL_SET_PATH)];
   const evalInstructions = new Set(evalItems.map((i) => i.instruction));
   const evalKeys = evalInstanceKeys();
   assert.equal(evalKeys.size, evalItems.length);

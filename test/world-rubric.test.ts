@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJudgeScore } from '../src/game/prompts.ts';
+import { parseJudgeScore } from '../src/prompts/paper.ts';
 import { Rng } from '../src/util/rng.ts';
 import { judgeCompletion } from '../src/world/judge.ts';
 import { balancedInstructions, NOISE_KINDS, noisyInstruction } from '../src/world/noise.ts';

@@ -1,5 +1,6 @@
 /** `selfplay eval`: flags -> a pairwise evaluation (src/eval/pairwise.ts) -> report files and a markdown table. */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { InputError } from '../errors.ts';
 import { makeJudge, parseJudgeSpec } from '../eval/judges/index.ts';
@@ -8,11 +9,15 @@ import { REPORT_FILES, writeReport } from '../eval/report.ts';
 import { loadEvalPrompts, type EvalPrompt } from '../eval/sets.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { Runtime } from '../runtime/runtime.ts';
+import { claimRunFolder, markRunFolder, RUN_MARKER } from '../train/run-folder.ts';
+import { probeWritable } from '../util/fs.ts';
 import { worldQualityCommand } from './world-quality.ts';
 
 export interface EvalFlags {
   model?: string;
   baseline?: string;
+  /** A Jinja chat template file used instead of each model folder's own. */
+  chatTemplate?: string;
   set?: string;
   judge?: string;
   judgeModel?: string;
@@ -58,6 +63,41 @@ export function limitPrompts(prompts: readonly EvalPrompt[], limit: number | und
   return picked;
 }
 
+/** An openai judge's host must accept a connection before the models generate a single answer. */
+export async function checkReachable(url: string, timeoutMs = 5000): Promise<void> {
+  const u = new URL(url);
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  await new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host: u.hostname, port });
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(new InputError(`--judge openai:${url}: cannot connect to ${u.hostname}:${port} (${why}); start the judge server or fix the URL`));
+    };
+    socket.setTimeout(timeoutMs, () => fail(`no answer in ${timeoutMs / 1000} s`));
+    socket.once('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+  });
+}
+
+/** The report folder: new, or an evaluation's (its judgement cache resumes); never a folder the command reads. */
+function claimEvalFolder(out: string, flags: EvalFlags, judgeDir: string | undefined): { created: boolean } {
+  const created = !fs.existsSync(out);
+  const reads = { '--model': flags.model, '--baseline': flags.baseline, '--set': flags.set === 'world' ? undefined : flags.set, '--judge': judgeDir };
+  claimRunFolder(out, { kind: 'eval', intent: 'either', flag: '--out', reads });
+  probeWritable(out);
+  markRunFolder(out, 'eval');
+  return { created };
+}
+
+/** After a failure: a report folder this command created and left with nothing but its marker goes again. */
+function removeIfUnused(out: string): void {
+  const names = fs.existsSync(out) ? fs.readdirSync(out) : [];
+  if (names.every((n) => n === RUN_MARKER)) fs.rmSync(out, { recursive: true, force: true });
+}
+
 const slug = (s: string) => path.normalize(s).replace(/[^A-Za-z0-9._]+/g, '-').replace(/^-+|-+$/g, '');
 
 async function pairwiseCommand(flags: EvalFlags): Promise<void> {
@@ -69,6 +109,8 @@ async function pairwiseCommand(flags: EvalFlags): Promise<void> {
   if (!(temperature >= 0)) throw new InputError(`--temperature: expected a number >= 0, got ${flags.temperature}`);
   const prompts = limitPrompts(loadEvalPrompts(set), flags.limit);
   const out = flags.out ?? path.join('runs', 'eval', `${slug(modelDir)}-vs-${slug(baselineDir)}-${slug(path.basename(set))}`);
+  if (spec.kind === 'openai') await checkReachable(spec.url);
+  const { created } = claimEvalFolder(out, flags, spec.kind === 'reward-model' ? spec.dir : undefined);
   const runtime = new Runtime({ threads: flags.threads });
   try {
     const judge = await makeJudge(spec, {
@@ -81,9 +123,9 @@ async function pairwiseCommand(flags: EvalFlags): Promise<void> {
     });
     const report = await pairwiseEval({
       prompts,
-      model: ChatModel.load(modelDir, runtime, 'model'),
+      model: ChatModel.load(modelDir, runtime, 'model', { chatTemplateFile: flags.chatTemplate }),
       modelName: path.normalize(modelDir),
-      baseline: ChatModel.load(baselineDir, runtime, 'baseline'),
+      baseline: ChatModel.load(baselineDir, runtime, 'baseline', { chatTemplateFile: flags.chatTemplate }),
       baselineName: path.normalize(baselineDir),
       judge,
       generation: {
@@ -98,6 +140,9 @@ async function pairwiseCommand(flags: EvalFlags): Promise<void> {
     process.stdout.write(writeReport(out, report, prompts, set));
     const written = Object.values(REPORT_FILES).map((f) => path.join(out, f)).filter((f) => fs.existsSync(f));
     process.stderr.write(`wrote ${written.join(', ')}\n`);
+  } catch (e) {
+    if (created) removeIfUnused(out);
+    throw e;
   } finally {
     await runtime.release();
   }

@@ -1,6 +1,7 @@
 /** `selfplay experiment paper`: flags -> the paper's comparison in the embedded world (src/experiment/paper.ts). */
 import path from 'node:path';
 import { InputError } from '../errors.ts';
+import { DEFAULT_FRONTIER, parseFrontier } from '../experiment/frontier.ts';
 import { BUDGETS, commandLine, runPaperExperiment, type Budget } from '../experiment/paper.ts';
 
 export interface PaperFlags {
@@ -11,6 +12,8 @@ export interface PaperFlags {
   doc?: string;
   threads?: number;
   quiet?: boolean;
+  /** `true` (the flag alone: the default range) or "lo,hi". */
+  grpoFrontier?: string | boolean;
 }
 
 /** The budgets a user may choose; `tiny` exists for the tests only. */
@@ -32,6 +35,7 @@ export async function paperCommand(flags: PaperFlags): Promise<void> {
     doc: flags.doc ?? path.join('docs', 'results', 'paper.md'),
     threads: flags.threads,
     quiet: flags.quiet,
+    grpoFrontier: flags.grpoFrontier === undefined ? null : flags.grpoFrontier === true ? DEFAULT_FRONTIER : parseFrontier(String(flags.grpoFrontier)),
     log,
   };
   const outcome = await runPaperExperiment(options);

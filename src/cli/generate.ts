@@ -15,6 +15,8 @@ export interface GenerateCommandOptions {
   prompt: string;
   /** Render the prompt as one user turn through the chat template, with the assistant's generation prompt. */
   chat?: boolean;
+  /** With `chat`: a Jinja chat template file used instead of the folder's own. */
+  chatTemplate?: string;
   /** Completions to sample (one batch; default 1). */
   n?: number;
   temperature?: number;
@@ -61,7 +63,7 @@ export async function generateCommand(opts: GenerateCommandOptions): Promise<str
   if (!fs.existsSync(opts.model) || !fs.statSync(opts.model).isDirectory()) throw new InputError(`--model: ${opts.model}: no such folder`);
   const runtime = new Runtime({ threads: opts.threads });
   try {
-    const model = ChatModel.load(opts.model, runtime);
+    const model = ChatModel.load(opts.model, runtime, opts.model, { chatTemplateFile: opts.chatTemplate, needsChatTemplate: Boolean(opts.chat) });
     const fromFile = generationDefaults(model.folder.generationConfig, path.join(opts.model, 'generation_config.json'));
     const s: Settings = {
       temperature: opts.temperature ?? fromFile.temperature ?? FALLBACK.temperature,

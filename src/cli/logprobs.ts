@@ -37,11 +37,14 @@ export function readSequencesFile(file: string): number[][] {
 export async function logprobsCommand(opts: { model: string; input: string; threads?: number }) {
   const sequences = readSequencesFile(opts.input);
   const cfg = loadModelConfig(opts.model);
-  const { weights } = loadModelWeights(opts.model, cfg);
   sequences.forEach((seq, i) => {
     const bad = seq.findIndex((id) => id >= cfg.vocabSize);
     if (bad >= 0) throw new InputError(`${opts.input}: sequences[${i}][${bad}] = ${seq[bad]} is outside the vocabulary (size ${cfg.vocabSize})`);
+    if (seq.length > cfg.maxPositionEmbeddings) {
+      throw new InputError(`${opts.input}: sequences[${i}] has ${seq.length} tokens, more than the model's context of ${cfg.maxPositionEmbeddings} (max_position_embeddings); split or shorten it`);
+    }
   });
+  const { weights } = loadModelWeights(opts.model, cfg);
   const runtime = new Runtime({ threads: opts.threads });
   try {
     const engine = new ModelEngine(cfg, weights, runtime);

@@ -12,7 +12,9 @@ import { pretrainCommand } from './pretrain.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 import { budgetHelp, paperCommand } from './experiment.ts';
+import { dashboardCommand } from './dashboard.ts';
 import { configFlags } from '../rl/config-flags.ts';
+import { describeFsError, isErrno } from '../util/fs.ts';
 
 function program(): Command {
   const cli = new Command('selfplay')
@@ -35,6 +37,7 @@ function program(): Command {
     .requiredOption('--model <dir>', 'HF-format model folder with its tokenizer')
     .requiredOption('--prompt <text>', 'the prompt')
     .option('--chat', "render the prompt as a user turn through the model's chat template")
+    .option('--chat-template <file>', "Jinja chat template file to use instead of the model folder's own; with --chat (for tokenizers that ship none)")
     .option('--n <k>', 'completions to sample (default 1)', (v) => parsePositiveInt(v, '--n'))
     .option('--temperature <t>', '0 = greedy (default: generation_config.json, else 1)', (v) => parseNonNegative(v, '--temperature'))
     .option('--top-p <p>', 'nucleus sampling mass in (0, 1] (default: generation_config.json, else 1 = off)', (v) => parseNonNegative(v, '--top-p'))
@@ -63,6 +66,7 @@ function program(): Command {
     .description('Win rate of --model against --baseline on an instruction set, judged pairwise (as the paper evaluates).')
     .option('--model <dir>', 'the evaluated model (HF folder with tokenizer and chat template)')
     .option('--baseline <dir>', 'the model it is compared with (e.g. the base model before training)')
+    .option('--chat-template <file>', "Jinja chat template file to use instead of each model folder's own (for tokenizers that ship none)")
     .option('--set <file|world>', 'AlpacaEval JSON, JSONL with "instruction" (optional "subset"), or world (the held-out set)')
     .option('--judge <spec>', 'verifier (world only; the default there), reward-model:DIR, or openai:URL')
     .option('--judge-model <name>', 'openai judge: the model name on the endpoint')
@@ -86,6 +90,7 @@ function program(): Command {
     .option('--port <p>', 'TCP port (default 8000; 0 = any free port)', (v) => parseNonNegativeInt(v, '--port'))
     .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
     .option('--name <id>', 'model id in the API (default: the folder name)')
+    .option('--chat-template <file>', "Jinja chat template file to use instead of the model folder's own (for tokenizers that ship none)")
     .option('--max-tokens <m>', 'completion budget when a request sets none (default 512)', (v) => parsePositiveInt(v, '--max-tokens'))
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'no log line per request')
@@ -108,8 +113,20 @@ function program(): Command {
     .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
-  for (const f of configFlags()) trainCmd.option(f.flag, f.description);
+  for (const f of configFlags()) {
+    trainCmd.option(f.flag, f.description);
+    if (f.negate) trainCmd.option(f.negate, `turn ${f.flag} off`);
+  }
   trainCmd.action(async (opts) => trainCommand(opts));
+  cli
+    .command('dashboard')
+    .description('Watch runs in the browser: curves, the game feed (queries, answers, judge), diversity, guards, win rates; live while training.')
+    .argument('[runs-dir]', 'folder of run folders (searched 3 levels deep)', 'runs')
+    .option('--port <p>', 'TCP port (default 8080; 0 = any free port)', (v) => parseNonNegativeInt(v, '--port'))
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
+    .option('--export <file>', 'instead of serving: write one self-contained HTML report of a run')
+    .option('--run <name>', 'with --export: the run (its folder relative to runs-dir)')
+    .action(async (root: string, opts) => dashboardCommand(root, opts));
   cli
     .command('experiment')
     .description("Reproduce the paper's experiments in the embedded world.")
@@ -120,6 +137,7 @@ function program(): Command {
     .option('--seed <s>', 'seed of every arm, the GRPO prompt set and the evaluation (default 1)', (v) => parseNonNegativeInt(v, '--seed'))
     .option('--out <dir>', 'experiment folder, one run folder per arm (default runs/experiment-paper-<budget>)')
     .option('--doc <file>', 'the write-up; its SVG figures go next to it (default docs/results/paper.md)')
+    .option('--grpo-frontier [lo,hi]', "GRPO prompts only from levels where the base model's exact success at temperature 1 is in [lo, hi] (default 0.2,0.8; measured once, saved as grpo-frontier.json); off by default")
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of progress bars')
     .action(async (opts) => paperCommand(opts));
@@ -155,6 +173,12 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof SelfplayError) {
       process.stderr.write(`error: ${e.message}\n`);
+      if (debug) process.stderr.write(`${e.stack}\n`);
+      return 1;
+    }
+    // a file-system failure not caught where it happened is still the user's disk, not a bug: one line
+    if (isErrno(e)) {
+      process.stderr.write(`error: ${describeFsError(e)}\n`);
       if (debug) process.stderr.write(`${e.stack}\n`);
       return 1;
     }

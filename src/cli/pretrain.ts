@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
+import { checkpointProblem, checkpointsNewestFirst } from '../train/checkpoint.ts';
+import { claimRunFolder, prepareRunFolder } from '../train/run-folder.ts';
 import { CONTINUE_DEFAULTS, PRETRAIN_DEFAULTS, pretrain, type PretrainOptions } from '../train/pretrain.ts';
 
 export interface PretrainFlags {
@@ -15,13 +17,16 @@ export interface PretrainFlags {
   init?: string;
 }
 
-/** The options a resumed run was started with (saved in every checkpoint), so a resume cannot change the plan. */
+/**
+ * The options a resumed run was started with (saved in every checkpoint), so a resume cannot change the plan; read
+ * from the newest checkpoint that verifies (the run resumes from that one or an older one with the same options).
+ */
 function savedOptions(dir: string): Partial<PretrainOptions> {
-  const root = path.join(dir, 'checkpoints');
-  if (!fs.existsSync(root)) throw new InputError(`--resume ${dir}: no checkpoints/ folder; nothing to resume`);
-  const last = fs.readdirSync(root).filter((n) => /^iter-\d+$/.test(n)).sort().pop();
-  if (!last) throw new InputError(`--resume ${dir}: checkpoints/ is empty; nothing to resume`);
-  const file = path.join(root, last, 'state.json');
+  const all = checkpointsNewestFirst(dir);
+  if (all.length === 0) throw new InputError(`--resume ${dir}: no checkpoints; nothing to resume`);
+  const last = all.find((c) => checkpointProblem(c) === null);
+  if (!last) throw new InputError(`--resume ${dir}: no checkpoint verifies (${all.map((c) => `${path.basename(c)}: ${checkpointProblem(c)}`).join('; ')})`);
+  const file = path.join(last, 'state.json');
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')).extra?.options ?? {};
   } catch (e) {
@@ -37,9 +42,8 @@ export async function pretrainCommand(flags: PretrainFlags): Promise<void> {
   if (flags.init && !fs.existsSync(path.join(flags.init, 'config.json'))) throw new InputError(`--init ${flags.init}: no config.json there; give a model folder`);
   const fresh = flags.init ? { ...CONTINUE_DEFAULTS, init: flags.init } : PRETRAIN_DEFAULTS;
   const out = flags.resume ?? flags.out ?? `runs/pretrain-seed${flags.seed ?? fresh.seed}`;
-  if (!flags.resume && fs.existsSync(path.join(out, 'checkpoints'))) {
-    throw new InputError(`${out} already holds a pretraining run; continue it with --resume ${out}, or choose another --out`);
-  }
+  const { continuing } = claimRunFolder(out, { kind: 'pretrain', intent: flags.resume ? 'resume' : 'new', flag: flags.resume ? '--resume' : '--out', reads: { '--init': flags.init } });
+  prepareRunFolder(out, 'pretrain', continuing);
   const base = flags.resume ? { ...PRETRAIN_DEFAULTS, ...savedOptions(flags.resume) } : fresh;
   const opts: PretrainOptions = {
     ...base,

@@ -9,6 +9,8 @@ export interface ServeFlags {
   port?: number;
   host?: string;
   name?: string;
+  /** A Jinja chat template file used instead of the folder's own. */
+  chatTemplate?: string;
   maxTokens?: number;
   threads?: number;
   quiet?: boolean;
@@ -16,7 +18,7 @@ export interface ServeFlags {
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
   const runtime = new Runtime({ threads: flags.threads });
-  const chat = ChatModel.load(flags.model, runtime, 'served');
+  const chat = ChatModel.load(flags.model, runtime, 'served', { chatTemplateFile: flags.chatTemplate });
   const modelId = flags.name ?? path.basename(path.resolve(flags.model));
   const server = await startServer({
     chat,

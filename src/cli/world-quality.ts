@@ -1,4 +1,4 @@
-/** `selfplay eval --world-quality`: the default model's three roles measured against the issue's bar. */
+/** `selfplay eval --world-quality`: the default model's three roles measured against its quality bar. */
 import path from 'node:path';
 import { InputError } from '../errors.ts';
 import { qualityTable, worldQuality } from '../eval/world-quality.ts';

@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EvalReport } from './pairwise.ts';
-import { toAlpacaEvalOutputs, writeAlpacaEvalOutputs, writeFileAtomic, type EvalPrompt } from './sets.ts';
+import { toAlpacaEvalOutputs, writeAlpacaEvalOutputs, type EvalPrompt } from './sets.ts';
+import { writeFileAtomic } from '../util/fs.ts';
 import type { SubsetStats } from './stats.ts';
 
 const pct = (x: number) => (100 * x).toFixed(1);

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import { InputError } from '../errors.ts';
+import { writeFileAtomic } from '../util/fs.ts';
 import { loadEvalSet, EVAL_SET_PATH } from '../world/evalset.ts';
 import type { Instance } from '../world/types.ts';
 import { classify } from '../world/world.ts';
@@ -111,14 +112,3 @@ export function writeAlpacaEvalOutputs(file: string, entries: readonly AlpacaEva
   writeFileAtomic(file, `${JSON.stringify(entries, null, 2)}\n`);
 }
 
-/** Writes `text` to a temporary file beside `file` and renames it into place. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}

@@ -15,6 +15,7 @@
  * when the data are separable (e.g. every preference is 1). When all lengths are equal the length term is dropped
  * and the LC rate equals the raw win rate.
  */
+import { mean } from '../util/math.ts';
 import { Rng } from '../util/rng.ts';
 
 /** 1 = model wins, 0.5 = tie, 0 = baseline wins. */
@@ -60,7 +61,6 @@ export interface BootstrapOptions {
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export function winRate(prefs: readonly number[]): number {
   return mean(prefs);

@@ -1,5 +1,6 @@
 /**
- * `selfplay eval --world-quality`: how well a world model plays its three roles (issue 4's quality bar).
+ * `selfplay eval --world-quality`: how well a world model plays its three roles, and the quality bar the default
+ * model was made to meet ({@link qualityChecks}).
  *
  * - Challenger: samples at temperature 1.0 from the Box 1 prompt, per family (templates alternate); share that
  *   parse as a valid instance of the requested family, and the histogram of their difficulty levels.
@@ -9,8 +10,10 @@
  *   seed of the pretraining distribution), at temperature 0.01: `<Score>` parse rate, Spearman rho against the
  *   rubric rules' score, and the AUC with which the score separates valid from invalid instructions.
  */
-import { fillChallengerPrompt, parseJudgeScore } from '../game/prompts.ts';
+import { fillChallengerPrompt, parseJudgeScore } from '../prompts/paper.ts';
 import type { ChatModel, Sampling } from '../generate/chat.ts';
+import type { PeriodicEval } from '../train/lsp.ts';
+import { mean } from '../util/math.ts';
 import { Progress } from '../util/progress.ts';
 import { corpusStream, type TrainingExample } from '../world/corpus.ts';
 import { loadEvalSet } from '../world/evalset.ts';
@@ -34,7 +37,6 @@ function ranks(x: readonly number[]): number[] {
 export function spearman(x: readonly number[], y: readonly number[]): number {
   const rx = ranks(x);
   const ry = ranks(y);
-  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   const mx = mean(rx);
   const my = mean(ry);
   let sxy = 0;
@@ -154,6 +156,14 @@ export async function solverAccuracySlice(model: ChatModel, perFamily: number, s
   return { 'eval/solver_accuracy': acc(), ...Object.fromEntries(FAMILY_NAMES.map((f) => [`eval/solver_accuracy/${f}`, acc(f)])) };
 }
 
+/**
+ * The quick evaluation `selfplay train` runs every `evalEvery` iterations: the solver's accuracy on 10 held-out
+ * items per family. Only for runs in the world (explicit task lists have no held-out answers): undefined otherwise.
+ */
+export function periodicSolverEval(s: { tasks: 'world' | unknown[]; seed: number }): PeriodicEval | undefined {
+  return s.tasks === 'world' ? (policy) => solverAccuracySlice(policy, 10, s.seed) : undefined;
+}
+
 export async function judgeQuality(model: ChatModel, n: number, seed: number): Promise<JudgeQuality> {
   const stream = corpusStream({ seed, roles: { judge: 1 } });
   const examples: TrainingExample[] = Array.from({ length: n }, () => stream.next().value as TrainingExample);
@@ -161,7 +171,6 @@ export async function judgeQuality(model: ChatModel, n: number, seed: number): P
   const parsed = done.map((c) => parseJudgeScore(c.text).score);
   const ok = examples.map((e, i) => ({ e, s: parsed[i] })).filter((x) => x.s !== null) as { e: TrainingExample; s: number }[];
   const truth = ok.map((x) => parseJudgeScore(x.e.completion).score!);
-  const mean = (a: number[]) => (a.length ? a.reduce((s, v) => s + v, 0) / a.length : NaN);
   return {
     samples: n,
     parseRate: ok.length / n,
@@ -192,7 +201,7 @@ export async function worldQuality(model: ChatModel, o: WorldQualityOptions): Pr
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-/** The issue's quality bar, checked. */
+/** The default model's quality bar, checked: eight pass/fail lines (the names say each threshold). */
 export function qualityChecks(q: WorldQuality): { name: string; pass: boolean; value: string }[] {
   const validAll = q.challenger.reduce((a, c) => a + c.validShare * c.samples, 0) / q.challenger.reduce((a, c) => a + c.samples, 0);
   const spread = q.challenger.every((c) => Math.max(...c.levels) <= 0.8 * c.levels.reduce((a, b) => a + b, 0));

@@ -7,6 +7,7 @@
  */
 import { FAMILY_NAMES, MAX_DIFFICULTY, type FamilyName } from '../world/types.ts';
 import { classify, instanceKey } from '../world/world.ts';
+import { distinctN } from '../util/ngrams.ts';
 
 /** One challenger query as samples.jsonl logs it (`iteration` counts from 1). */
 export interface QuerySample {
@@ -31,25 +32,6 @@ export interface DiversityWindow {
   families: Record<FamilyName, number>;
   /** Valid queries per difficulty level; index 0 is level 1. */
   difficulties: number[];
-}
-
-/** Word and punctuation tokens: "Reverse the word: lokem." -> Reverse, the, word, :, lokem, . */
-export function queryTokens(text: string): string[] {
-  return text.match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [];
-}
-
-/** Distinct n-grams / all n-grams over the texts (n-grams do not cross texts); NaN when there is no n-gram. */
-export function distinctN(texts: readonly string[], order: number): number {
-  let total = 0;
-  const seen = new Set<string>();
-  for (const text of texts) {
-    const t = queryTokens(text);
-    for (let i = 0; i + order <= t.length; i++) {
-      seen.add(t.slice(i, i + order).join('\u0000'));
-      total++;
-    }
-  }
-  return total ? seen.size / total : NaN;
 }
 
 /** The statistics of one window's queries. */

@@ -190,7 +190,7 @@ function diversitySection(r: PaperResults, figures: Figure[]): string {
 }
 
 const DIFFERENCES = [
-  "- Model and data: a ~4.5M-parameter world model pretrained on six synthetic task families (shared/design/EMBEDDED_WORLD.md), not Llama-3.2-3B-Instruct; the held-out world set instead of AlpacaEval's 805 instructions.",
+  "- Model and data: a ~4.5M-parameter world model pretrained on six synthetic task families (`docs/world.md`), not Llama-3.2-3B-Instruct; the held-out world set instead of AlpacaEval's 805 instructions.",
   "- Judge: the world's verifier (exact answers), not GPT-4o. The challenger's reward and the solver's R in training are the same verifier.",
   '- Budget: a few dozen iterations per arm on 2 CPU cores; every arm uses the training config defaults (learning rate, KL coefficient, estimator) of `selfplay train`, the same for all arms, where the paper used a lower learning rate for GRPO.',
   '- GRPO "with data": a fixed set of world instructions from a seeded stream (levels 1-6, held-out instances excluded), standing in for the paper\'s instruction data.',

@@ -14,14 +14,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
-import { runSettings } from '../cli/train.ts';
 import { resolveConfig, type Mode, type TrainConfig } from '../rl/config.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { train } from '../train/lsp.ts';
-import { readJson, readJsonl, writeFileAtomic, writeJsonAtomic } from '../train/run-folder.ts';
+import { claimRunFolder, markRunFolder, prepareRunFolder, readJson, readJsonl, writeFileAtomic, writeJsonAtomic } from '../train/run-folder.ts';
+import { runSettings } from '../train/settings.ts';
+import { probeWritable } from '../util/fs.ts';
 import { corpusStream } from '../world/corpus.ts';
-import { MAX_DIFFICULTY } from '../world/types.ts';
+import { FAMILY_NAMES, MAX_DIFFICULTY } from '../world/types.ts';
 import { classify, instanceKey } from '../world/world.ts';
+import { ChatModel } from '../generate/chat.ts';
+import { filterFrontier, type FrontierRange, frontierLevels, type LevelSuccess, measureLevelSuccess } from './frontier.ts';
 import { diversityOverTraining, type QuerySample, windowSize } from './diversity.ts';
 import { evaluateModels, evalPrompts } from './paper-eval.ts';
 import { writePaperDoc } from './paper-report.ts';
@@ -82,6 +85,8 @@ export interface PaperOptions {
   doc: string;
   threads?: number;
   quiet?: boolean;
+  /** Keep only GRPO prompts of levels where the base's exact success at temperature 1 is in [lo, hi]; null = all. */
+  grpoFrontier?: FrontierRange | null;
   /** Receives one line per step (the CLI writes them to stderr). */
   log?: (line: string) => void;
 }
@@ -96,11 +101,21 @@ interface ExperimentState {
 }
 
 export const GRPO_PROMPTS_FILE = 'grpo-prompts.jsonl';
+/** The frontier measurement (with --grpo-frontier): per (family, level) success of the base model. */
+export const GRPO_FRONTIER_FILE = 'grpo-frontier.json';
+
+/** One line of the GRPO prompt set. */
+export interface GrpoPrompt {
+  instruction: string;
+  family: string;
+  difficulty: number;
+}
 const STATE_FILE = 'experiment.json';
 
 /** The command that reproduces a run, in canonical form (written into the doc). */
 export function commandLine(o: PaperOptions): string {
   const parts = ['npx selfplay experiment paper', `--model ${o.model}`, `--budget ${o.budget}`, `--seed ${o.seed}`, `--out ${o.out}`, `--doc ${o.doc}`];
+  if (o.grpoFrontier) parts.push(`--grpo-frontier ${o.grpoFrontier.lo},${o.grpoFrontier.hi}`);
   if (o.threads !== undefined) parts.push(`--threads ${o.threads}`);
   return parts.join(' ');
 }
@@ -132,27 +147,58 @@ function loadState(o: PaperOptions): ExperimentState {
  * GRPO's fixed prompt set: `count` distinct world instructions from a seeded solver stream, levels 1..6 mixed
  * across all families, never an instance of the held-out evaluation set (the corpus excludes them).
  */
-export function grpoPrompts(seed: number, count: number): { instruction: string; family: string; difficulty: number }[] {
+export function grpoPrompts(seed: number, count: number, keep?: (family: string, difficulty: number) => boolean): GrpoPrompt[] {
   const stream = corpusStream({ seed, roles: { solver: 1 }, difficulty: [1, MAX_DIFFICULTY] });
   const seen = new Set<string>();
-  const out: { instruction: string; family: string; difficulty: number }[] = [];
-  while (out.length < count) {
+  const out: GrpoPrompt[] = [];
+  for (let drawn = 0; out.length < count; drawn++) {
+    if (drawn > 1000 * count) throw new InputError(`GRPO prompt set: only ${out.length} distinct instructions of the kept levels in ${drawn} draws, ${count} wanted`);
     const ex = stream.next().value!;
     const c = classify(ex.prompt);
-    if (!c.valid || seen.has(instanceKey(c.instance))) continue;
+    if (!c.valid || seen.has(instanceKey(c.instance)) || (keep && !keep(c.family, c.difficulty))) continue;
     seen.add(instanceKey(c.instance));
     out.push({ instruction: ex.prompt, family: c.family, difficulty: c.difficulty });
   }
   return out;
 }
 
-/** Writes the prompt file once; an existing different one (another seed or budget) is an error. */
-function writeGrpoPrompts(o: PaperOptions): string {
+/** Writes the prompt file once; an existing different one (another seed, budget or frontier) is an error. */
+async function writeGrpoPrompts(o: PaperOptions): Promise<string> {
   const file = path.join(o.out, GRPO_PROMPTS_FILE);
-  const text = grpoPrompts(o.seed, BUDGETS[o.budget].grpoPrompts).map((p) => JSON.stringify(p)).join('\n') + '\n';
+  const keep = o.grpoFrontier ? await grpoFrontier(o, o.grpoFrontier) : undefined;
+  const text = grpoPrompts(o.seed, BUDGETS[o.budget].grpoPrompts, keep).map((p) => JSON.stringify(p)).join('\n') + '\n';
   if (!fs.existsSync(file)) writeFileAtomic(file, text);
-  else if (fs.readFileSync(file, 'utf8') !== text) throw new InputError(`${file} differs from the prompt set of seed ${o.seed}, budget ${o.budget}; was it edited?`);
+  else if (fs.readFileSync(file, 'utf8') !== text) throw new InputError(`${file} differs from the prompt set of seed ${o.seed}, budget ${o.budget}, frontier ${JSON.stringify(o.grpoFrontier ?? null)}; was it made with other settings, or edited?`);
   return file;
+}
+
+/** Probe items per (family, level) on average, and samples per item, of the frontier measurement. */
+const FRONTIER_PROBE = { items: 8, k: 8 };
+
+/**
+ * The levels where the base model's exact success at temperature 1 is in the range, measured once on a probe set
+ * (its own seed, disjoint from the held-out set) and saved to grpo-frontier.json, which a rerun reuses.
+ */
+async function grpoFrontier(o: PaperOptions, range: FrontierRange): Promise<(family: string, difficulty: number) => boolean> {
+  const file = path.join(o.out, GRPO_FRONTIER_FILE);
+  const saved = fs.existsSync(file) ? (readJson(file) as { range: FrontierRange; levels: LevelSuccess[] }) : null;
+  let levels = saved && saved.range.lo === range.lo && saved.range.hi === range.hi ? saved.levels : null;
+  if (!levels) {
+    const probe = grpoPrompts(o.seed + 7919, FAMILY_NAMES.length * MAX_DIFFICULTY * FRONTIER_PROBE.items).map((p) => p.instruction);
+    (o.log ?? (() => {}))(`grpo frontier: the base model answers ${probe.length} probe instructions ${FRONTIER_PROBE.k} times at temperature 1`);
+    const runtime = new Runtime({ threads: o.threads });
+    try {
+      levels = await measureLevelSuccess(ChatModel.load(o.model, runtime, 'frontier'), probe, FRONTIER_PROBE.k, o.seed, BUDGETS[o.budget].evalMaxTokens);
+    } finally {
+      await runtime.release();
+    }
+    writeJsonAtomic(file, { range, probe: { instructions: probe.length, ...FRONTIER_PROBE }, levels, kept: frontierLevels(levels, range) });
+  }
+  const kept = frontierLevels(levels, range);
+  if (kept.length === 0) {
+    throw new InputError(`--grpo-frontier ${range.lo},${range.hi}: no (family, level) of the base model has exact success in that range (${GRPO_FRONTIER_FILE} lists them)`);
+  }
+  return (family, difficulty) => filterFrontier([{ family, difficulty }], kept).length > 0;
 }
 
 const armDir = (o: PaperOptions, arm: ArmSpec) => path.join(o.out, arm.name);
@@ -207,9 +253,10 @@ async function trainArm(o: PaperOptions, arm: ArmSpec, promptsFile: string, stat
   const config = armConfig(o, arm, promptsFile);
   checkSavedConfig(dir, config);
   const resuming = fs.existsSync(path.join(dir, 'checkpoints'));
+  const { continuing } = claimRunFolder(dir, { kind: 'train', intent: 'either', flag: `arm ${arm.name}`, reads: { '--model': config.model } });
+  prepareRunFolder(dir, 'train', continuing);
   const runtime = new Runtime({ threads: o.threads });
-  const settings = runSettings(config, runtime, o.threads);
-  writeJsonAtomic(path.join(dir, 'config.json'), config);
+  const settings = { ...runSettings(config, runtime, o.threads), savedConfig: config };
   log(`${arm.name}: ${resuming ? 'resuming' : 'training'} ${config.mode} from ${config.model}, ${config.iterations} iterations of N=${config.N} x G=${config.G}, run folder ${dir}`);
   const started = performance.now();
   const model = await train(settings);
@@ -239,10 +286,12 @@ export interface PaperOutcome {
 export async function runPaperExperiment(o: PaperOptions): Promise<PaperOutcome> {
   checkOptions(o);
   const log = o.log ?? (() => {});
+  claimRunFolder(o.out, { kind: 'experiment', intent: 'either', flag: '--out', reads: { '--model': o.model } });
   const state = loadState(o);
-  fs.mkdirSync(o.out, { recursive: true });
+  probeWritable(o.out);
+  markRunFolder(o.out, 'experiment');
   writeJsonAtomic(path.join(o.out, STATE_FILE), state);
-  const promptsFile = writeGrpoPrompts(o);
+  const promptsFile = await writeGrpoPrompts(o);
   for (const arm of ARMS) {
     if (!(await trainArm(o, arm, promptsFile, state))) return { finished: false, files: [] };
   }

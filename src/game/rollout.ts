@@ -3,8 +3,9 @@
  * G times, the reward source scores the answers and, in LSP, the frozen reference judges every interaction with
  * the Box 3 prompt. Arrays carry their group shape: queries_N, answers_N_G, rewards_N_G.
  */
-import { fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from './prompts.ts';
+import { fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../prompts/paper.ts';
 import type { ChatModel, Completion, Sampling } from '../generate/chat.ts';
+import { exactRewards } from '../rl/rewards.ts';
 import type { Rng } from '../util/rng.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
 import { getFamily, reward as worldReward } from '../world/world.ts';
@@ -57,12 +58,22 @@ export async function solverAnswers(model: ChatModel, queries_N: readonly string
 export interface RewardSource {
   readonly name: string;
   score(queries_N: readonly string[], answers_N_G: readonly string[][]): Promise<number[][]>;
+  /** Checks the source answers at all, before any compute (a remote judge); throws one clear error if not. */
+  probe?(): Promise<void>;
+  /** Counters of the last `score` call, merged into the iteration's metrics (e.g. judge parse failures). */
+  metrics?(): Record<string, number>;
 }
 
 /** The embedded world's verifier: partial credit in [0, 1] for valid instances, 0 for every answer to an invalid query. */
 export const verifierReward: RewardSource = {
   name: 'verifier',
   score: async (queries_N, answers_N_G) => answers_N_G.map((answers, i) => answers.map((a) => worldReward(queries_N[i], a.trim()))),
+};
+
+/** The verifier with exact 0/1 rewards: 1 for the exact reference answer only (`verifierReward: exact`). */
+export const exactVerifierReward: RewardSource = {
+  name: 'verifier (exact)',
+  score: async (queries_N, answers_N_G) => exactRewards(await verifierReward.score(queries_N, answers_N_G)),
 };
 
 export interface SelfRewards {

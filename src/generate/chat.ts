@@ -2,6 +2,8 @@
  * A chat model: an HF folder loaded with its tokenizer, answering user turns through its chat template.
  * The one place where text prompts become token ids and sampled ids become text, for every role of the game.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ModelFormatError } from '../errors.ts';
 import { ModelEngine } from '../model/engine.ts';
 import { loadModelFolder, type ModelFolder } from '../model/modelfolder.ts';
@@ -27,6 +29,13 @@ export interface Completion {
   finishReason: 'eos' | 'stop' | 'length';
 }
 
+export interface ChatLoadOptions {
+  /** A Jinja chat template file used instead of the folder's own (`--chat-template FILE`). */
+  chatTemplateFile?: string;
+  /** Default true: a folder without a chat template is refused at load. */
+  needsChatTemplate?: boolean;
+}
+
 export class ChatModel {
   readonly generator: Generator;
 
@@ -38,11 +47,19 @@ export class ChatModel {
     this.generator = new Generator(engine);
   }
 
-  /** Loads `dir`; it must have a tokenizer with a chat template. */
-  static load(dir: string, runtime: Runtime, id = dir): ChatModel {
-    const folder = loadModelFolder(dir);
-    if (!folder.tokenizer) throw new ModelFormatError(`${dir}: no tokenizer.json; a chat model needs its tokenizer`);
-    return new ChatModel(folder, new ModelEngine(folder.cfg, folder.weights, runtime, id), folder.tokenizer);
+  /**
+   * Loads `dir`; it must have a tokenizer, and a chat template (its own, or `opts.chatTemplateFile`) unless
+   * `opts.needsChatTemplate` is false (plain-text generation). Both are checked before the weights are read.
+   */
+  static load(dir: string, runtime: Runtime, id = dir, opts: ChatLoadOptions = {}): ChatModel {
+    if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) {
+      throw new ModelFormatError(`${path.join(dir, 'tokenizer.json')}: missing; a chat model needs its tokenizer`);
+    }
+    const beforeWeights = (tok: Tokenizer) => {
+      if (opts.needsChatTemplate !== false) tok.requireChatTemplate();
+    };
+    const folder = loadModelFolder(dir, { chatTemplateFile: opts.chatTemplateFile, beforeWeights });
+    return new ChatModel(folder, new ModelEngine(folder.cfg, folder.weights, runtime, id), folder.tokenizer!);
   }
 
   get eosIds(): number[] {

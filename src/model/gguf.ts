@@ -20,11 +20,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { ModelFormatError } from '../errors.ts';
 import { expectedParamShapes, type LlamaConfig } from './config.ts';
 import { f32BitsToF16Bits } from './safetensors.ts';
 import { brief } from '../util/brief.ts';
+import { writeAll, writeFileAtomicWith } from '../util/fs.ts';
 
 /** Architectures llama.cpp knows, as written to `general.architecture`. */
 export type GgufArchitecture = 'llama' | 'qwen2';
@@ -413,11 +413,6 @@ function headerBytes(kv: Map<string, GgufValue>, plans: TensorPlan[], offsets: n
 
 const alignUp = (n: number) => Math.ceil(n / GGUF_ALIGNMENT) * GGUF_ALIGNMENT;
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
-}
-
 /**
  * Writes a GGUF v3 file, atomically (temp file + rename; the temp file is removed on failure). Tensors are
  * written in {@link expectedParamShapes} order under llama.cpp names; `output.weight` is absent when tied.
@@ -437,24 +432,13 @@ export function writeGguf(file: string, opts: WriteGgufOptions): GgufSummary {
     dataBytes += alignUp(p.byteLength);
   }
   const header = headerBytes(kv, plans, offsets);
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'wx');
+  writeFileAtomicWith(file, (fd) => {
     writeAll(fd, header);
     for (const p of plans) {
       const bytes = p.encode();
       writeAll(fd, bytes);
       writeAll(fd, new Uint8Array(alignUp(bytes.length) - bytes.length));
     }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  });
   return { file, tensors: plans.length, bytes: header.length + dataBytes };
 }

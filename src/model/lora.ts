@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError, ModelFormatError } from '../errors.ts';
+import { writeJsonAtomic } from '../util/fs.ts';
 import { Rng } from '../util/rng.ts';
 import type { LlamaConfig } from './config.ts';
 import { expectedParamShapes } from './config.ts';
@@ -108,9 +109,7 @@ export function saveLoraAdapter(dir: string, lora: LoraConfig, weights: Map<stri
     target_modules: lora.targets,
     base_model_name_or_path: base,
   };
-  const file = path.join(dir, 'adapter_config.json');
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(config, null, 2)}\n`);
-  fs.renameSync(`${file}.tmp`, file);
+  writeJsonAtomic(path.join(dir, 'adapter_config.json'), config);
 }
 
 /** Reads a PEFT LoRA adapter folder; errors name the file and the field or tensor. */

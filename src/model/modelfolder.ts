@@ -33,24 +33,38 @@ function readJsonObject(file: string): Record<string, unknown> {
   return json as Record<string, unknown>;
 }
 
+export interface LoadFolderOptions {
+  /** A Jinja chat template file used instead of the folder's own (`--chat-template FILE`). */
+  chatTemplateFile?: string;
+  /** Checks on the tokenizer before the weights are read (e.g. that it has a chat template). */
+  beforeWeights?: (tokenizer: Tokenizer) => void;
+}
+
+/** The tokenizer, checked against the embedding before any weight is read (a mismatch fails fast). */
+function loadCheckedTokenizer(dir: string, cfg: LlamaConfig, opts: LoadFolderOptions): Tokenizer {
+  const tokenizer = loadTokenizer(dir, { chatTemplateFile: opts.chatTemplateFile });
+  if (tokenizer.vocabSize > cfg.vocabSize) {
+    throw new ModelFormatError(
+      `${path.join(dir, 'config.json')}: vocab_size ${cfg.vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} ids ` +
+        `(${path.join(dir, 'tokenizer.json')}); the embedding needs a row for every token id`,
+    );
+  }
+  return tokenizer;
+}
+
 /**
- * Loads `dir`: config.json (validated), the weights (checked against the config), the tokenizer if tokenizer.json
- * exists (its largest id must fit the embedding), and generation_config.json if present.
+ * Loads `dir`: config.json (validated), the tokenizer if tokenizer.json exists (its largest id must fit the
+ * embedding), the weights (checked against the config), and generation_config.json if present.
  */
-export function loadModelFolder(dir: string): ModelFolder {
+export function loadModelFolder(dir: string, opts: LoadFolderOptions = {}): ModelFolder {
   const cfg = loadModelConfig(dir);
   const rawConfig = readJsonObject(path.join(dir, 'config.json'));
+  const hasTokenizer = fs.existsSync(path.join(dir, 'tokenizer.json'));
+  const tokenizer = hasTokenizer ? loadCheckedTokenizer(dir, cfg, opts) : undefined;
+  if (tokenizer) opts.beforeWeights?.(tokenizer);
   const { weights, ignored } = loadModelWeights(dir, cfg);
   const folder: ModelFolder = { dir, cfg, rawConfig, weights, ignored };
-  if (fs.existsSync(path.join(dir, 'tokenizer.json'))) {
-    const tokenizer = loadTokenizer(dir);
-    if (tokenizer.vocabSize > cfg.vocabSize) {
-      throw new ModelFormatError(
-        `${path.join(dir, 'tokenizer.json')}: ${tokenizer.vocabSize} token ids do not fit vocab_size ${cfg.vocabSize} of config.json`,
-      );
-    }
-    folder.tokenizer = tokenizer;
-  }
+  if (tokenizer) folder.tokenizer = tokenizer;
   const genFile = path.join(dir, 'generation_config.json');
   if (fs.existsSync(genFile)) folder.generationConfig = readJsonObject(genFile);
   return folder;

@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { ModelFormatError } from '../errors.ts';
 import { brief } from '../util/brief.ts';
+import { writeFileAtomic } from '../util/fs.ts';
 
 /** Element types this module understands. */
 export type StDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'F64' | 'U8' | 'I8' | 'BOOL';
@@ -375,26 +375,7 @@ export function writeSafetensors(
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  writeAtomic(file, [prefix, Buffer.from(json, 'utf8'), ...chunks]);
+  writeFileAtomic(file, [prefix, Buffer.from(json, 'utf8'), ...chunks]);
 }
 
-function writeAtomic(file: string, chunks: Uint8Array[]): void {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(tmp, 'wx');
-    for (const c of chunks) {
-      let done = 0;
-      while (done < c.length) done += fs.writeSync(fd, c, done, c.length - done);
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
 

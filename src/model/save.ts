@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { ModelFormatError } from '../errors.ts';
 import { expectedParamShapes, parseModelConfig, type LlamaConfig } from './config.ts';
 import { writeSafetensors, type StWritable } from './safetensors.ts';
+import { saveFolderAtomic } from '../util/fs.ts';
 
 /** Storage dtype of the weights; computation is always f32. */
 export type SaveDtype = 'float32' | 'bfloat16' | 'float16';
@@ -213,25 +213,20 @@ export function saveModelFolder(dir: string, opts: SaveModelOptions): void {
   if (opts.tokenizerFrom !== undefined && !fs.existsSync(path.join(opts.tokenizerFrom, 'tokenizer.json'))) {
     throw new ModelFormatError(`${path.join(opts.tokenizerFrom, 'tokenizer.json')}: tokenizerFrom has no tokenizer.json`);
   }
-  const suffix = `${process.pid}-${randomBytes(6).toString('hex')}`;
-  const tmp = `${dir}.tmp-${suffix}`;
-  const old = `${dir}.old-${suffix}`;
-  fs.mkdirSync(path.dirname(path.resolve(dir)), { recursive: true });
-  fs.mkdirSync(tmp);
-  let movedAside = false;
+  saveFolderAtomic(dir, (tmp) => writeModelFiles(tmp, dir, opts));
+}
+
+/**
+ * Writes the model folder's files into `tmp` (an empty folder that will be renamed to `dir`), after the same checks
+ * as {@link saveModelFolder}; errors name `dir`, as the user knows it. For savers that add files to the same folder.
+ */
+export function writeModelFiles(tmp: string, dir: string, opts: SaveModelOptions): void {
+  const cfg = parseModelConfig(opts.config, path.join(dir, 'config.json'));
+  const shapes = checkWeights(cfg, opts.weights, path.join(dir, 'model.safetensors'));
   try {
     writeFolderContents(tmp, cfg, shapes, opts);
-    if (fs.existsSync(dir)) {
-      fs.renameSync(dir, old);
-      movedAside = true;
-    }
-    fs.renameSync(tmp, dir);
   } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    if (movedAside && !fs.existsSync(dir)) fs.renameSync(old, dir);
-    // Name the files as the user knows them, not by the temporary folder.
     if (e instanceof ModelFormatError) throw new ModelFormatError(e.message.split(tmp).join(dir));
     throw e;
   }
-  if (movedAside) fs.rmSync(old, { recursive: true, force: true });
 }

@@ -129,13 +129,18 @@ export class Tokenizer {
     }
   }
 
+  /** Throws the error a chat needs when the folder has no chat template (it names the file and the way out). */
+  requireChatTemplate(): void {
+    if (this.chatTemplates.size > 0) return;
+    throw new ModelFormatError(
+      `${path.join(this.dir, 'tokenizer_config.json')}: no chat_template (and no chat_template.jinja beside it); ` +
+        'give the model\'s chat template with --chat-template FILE (a Jinja file, e.g. from the model\'s original repository)',
+    );
+  }
+
   private pickTemplate(wanted?: string): { name: string; source: TemplateSource } {
+    this.requireChatTemplate();
     const names = [...this.chatTemplates.keys()];
-    if (names.length === 0) {
-      throw new ModelFormatError(
-        `${path.join(this.dir, 'tokenizer_config.json')}: no chat_template (and no chat_template.jinja in ${this.dir})`,
-      );
-    }
     const name = wanted ?? (this.chatTemplates.has('default') ? 'default' : names[0]);
     const source = this.chatTemplates.get(name);
     if (!source) {
@@ -233,8 +238,25 @@ function buildHfTokenizer(json: Record<string, unknown>, cfg: Record<string, unk
   }
 }
 
+export interface LoadTokenizerOptions {
+  /** A Jinja chat template file used instead of the folder's own (`--chat-template FILE`). */
+  chatTemplateFile?: string;
+}
+
+/** The template of `--chat-template FILE`, which replaces every template of the folder. */
+function chatTemplateOverride(file: string): Map<string, TemplateSource> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`--chat-template ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (text.trim() === '') throw new InputError(`--chat-template ${file}: the file is empty`);
+  return new Map([['default', { text, file }]]);
+}
+
 /** Loads the tokenizer files of an HF model folder; tokenizer.json is required, the others are optional. */
-export function loadTokenizer(dir: string): Tokenizer {
+export function loadTokenizer(dir: string, opts: LoadTokenizerOptions = {}): Tokenizer {
   const tokFile = path.join(dir, 'tokenizer.json');
   const cfgFile = path.join(dir, 'tokenizer_config.json');
   const genFile = path.join(dir, 'generation_config.json');
@@ -257,5 +279,6 @@ export function loadTokenizer(dir: string): Tokenizer {
     eosIds,
     padId: idOf(hf, special.pad, 'pad_token', cfgFile),
   };
-  return new Tokenizer(dir, hf, special, ids, readChatTemplates(dir, cfg, cfgFile));
+  const templates = opts.chatTemplateFile !== undefined ? chatTemplateOverride(opts.chatTemplateFile) : readChatTemplates(dir, cfg, cfgFile);
+  return new Tokenizer(dir, hf, special, ids, templates);
 }

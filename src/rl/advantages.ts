@@ -1,6 +1,6 @@
 /**
  * Rewards and advantages of one LSP iteration, as pure functions of the group arrays (paper section 3,
- * shared/reference/paper-prompts.md). N queries q_i, G answers a_i^j each; arrays carry their shape as a suffix:
+ * docs/method.md). N queries q_i, G answers a_i^j each; arrays carry their shape as a suffix:
  * rewards_N_G[i][j] = R(q_i, a_i^j), values_N[i] = V(q_i).
  *
  *   V(q_i)        = (1/G) sum_j R(q_i, a_i^j)                 (the group's value: a baseline per query)
@@ -13,13 +13,13 @@
  * (SELF_REWARD_SCALE): with w = 1 both rewards span [0, 1] and weigh equally, as in the paper's plain sum.
  */
 import { InputError } from '../errors.ts';
+import { mean } from '../util/math.ts';
 
 /** The Box 3 judge's highest score: R_Q is in [0, JUDGE_MAX_SCORE]. */
 export const JUDGE_MAX_SCORE = 7;
 /** R_Q is multiplied by this before weighting, mapping 0..7 onto the verifier's [0, 1]. */
 export const SELF_REWARD_SCALE = 1 / JUDGE_MAX_SCORE;
 
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Checks a finite, non-empty vector; names it and the bad entry. */
 function checkVector(name: string, xs: readonly number[]): void {

@@ -21,6 +21,8 @@ export interface ConfigFlag {
   kind: 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'tasks';
   /** The schema of the value itself (no default), for checking a flag's value alone. */
   schema: z.ZodType;
+  /** A boolean that defaults to true also gets `--no-<name>`, which turns it off. */
+  negate?: string;
 }
 
 const kebab = (key: string) => (key.length === 1 ? key : key.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`));
@@ -57,7 +59,8 @@ function leafFlag(pathParts: string[], schema: z.ZodType, name: string): ConfigF
   const kind = pathParts[0] === 'tasks' ? 'tasks' : kindOf(inner);
   if (!kind) return null;
   const placeholder = kind === 'boolean' ? '' : ` <${kind === 'integer' || kind === 'number' ? 'number' : kind === 'tasks' ? 'list' : 'value'}>`;
-  return { flag: `--${name}${placeholder}`, attribute: camel(name), path: pathParts, description: describe(schema, inner, fallback), kind, schema: pathParts[0] === 'tasks' ? schema : inner };
+  const negate = kind === 'boolean' && fallback === true ? `--no-${name}` : undefined;
+  return { flag: `--${name}${placeholder}`, attribute: camel(name), path: pathParts, description: describe(schema, inner, fallback), kind, schema: pathParts[0] === 'tasks' ? schema : inner, negate };
 }
 
 /** Every flag the config offers, in schema order. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
-import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../prompts/paper.ts';
 import { loraConfigSchema } from '../model/lora.ts';
 import { FAMILY_NAMES } from '../world/types.ts';
 import { JUDGE_MAX_SCORE } from './advantages.ts';
@@ -38,11 +38,26 @@ const taskSpec = z.strictObject({
   template: z.string().describe("the template put in Box 1's {template}"),
 });
 
+const guardThresholdsSchema = z
+  .strictObject({
+    window: z.number().int().positive().default(3).describe('iterations per window (early = the first, recent = the last); 3 smooths N=8 queries an iteration without waiting long'),
+    validDrop: z.number().gt(0).max(1).default(0.5).describe('valid-query share falling by this fraction of its early level trips; the paper sees LSP-Zero drift into invalid queries'),
+    diversityDrop: z.number().gt(0).max(1).default(0.4).describe('distinct-2 or unique-query share falling by this fraction of its early level trips: the challenger repeats itself'),
+    equalRewardsFrac: z.number().min(0).max(1).default(0.9).describe('more than this share of groups with all-equal rewards (window mean) trips: advantages are zero, nothing is learnt'),
+    judgeRise: z.number().min(0).default(1).describe('self-reward (0..7) rising this much while the verifier reward falls (verifierFall) trips: the judge is being gamed'),
+    verifierFall: z.number().min(0).default(0.1).describe('the verifier-reward fall (in [0, 1] units) that, with judgeRise, trips the judge-gamed guard'),
+    lengthGrowth: z.number().gt(1).default(3).describe('the mean answer length growing this many times its early level trips (length hacking)'),
+    klMax: z.number().positive().default(10).describe('KL(pi || pi_ref) of either role (nats per sequence) above this trips; the default model stays under 1'),
+  })
+  .prefault({})
+  .describe('guard thresholds (file-only settings)');
+
 const TASKS_HELP = `'all' (every world family), 'none' (no task: the model's own judgement), a list of families (${FAMILY_NAMES.join(', ')}) or a list of {task, template}`;
 
 export const trainConfigSchema = z.strictObject({
   // what is trained, and how
   model: z.string().min(1).default('models/default').describe('HF model folder (policy and frozen reference); the shipped world model by default'),
+  chatTemplate: z.string().min(1).nullable().default(null).describe("Jinja chat template file used instead of the model folder's own (for tokenizers that ship none); null: the folder's"),
   mode: z.enum(MODES).default('lsp').describe('lsp: self-play with self-reward; lsp-zero: without it; grpo: queries from promptsFile, no challenger'),
   iterations: z.number().int().positive().default(20).describe('total iterations, one optimizer step each; 20 visibly moves the default model in minutes'),
   N: z.number().int().positive().default(8).describe('queries per iteration (the paper: 8)'),
@@ -59,7 +74,23 @@ export const trainConfigSchema = z.strictObject({
   microBatch: z.number().int().positive().default(32).describe('rows per forward/backward; gradients accumulate exactly, so only memory and speed change'),
   lora: z.strictObject(loraConfigSchema.shape).nullable().default(null).describe('null: full fine-tuning (right for the tiny default); {rank, alpha, targets}: train adapters only'),
   // rewards
-  rewardSource: z.string().regex(/^(verifier|reward-model:.+)$/, "expected 'verifier' or 'reward-model:DIR'").default('verifier').describe("R: 'verifier' (the embedded world's checker, in [0, 1]) or 'reward-model:DIR' (a LlamaForSequenceClassification folder)"),
+  rewardSource: z
+    .string()
+    .regex(/^(verifier|reward-model:.+|judge:openai:https?:\/\/.+)$/, "expected 'verifier', 'reward-model:DIR' or 'judge:openai:http(s)://HOST[:PORT][/v1]'")
+    .default('verifier')
+    .describe("R: 'verifier' (the world's checker, in [0, 1]), 'reward-model:DIR' (a LlamaForSequenceClassification folder) or 'judge:openai:URL' (an LLM on an OpenAI-compatible endpoint scores 0-7 with a rubric; R = score/7)"),
+  rewardModelName: z.string().min(1).nullable().default(null).describe("judge:openai only: the judge model's name on the endpoint (required there); the API key comes from OPENAI_API_KEY"),
+  rewardRubricFile: z.string().min(1).nullable().default(null).describe("judge:openai only: a rubric prompt file with {instruction} and {response} ending in <Score>0-7</Score>; null: the paper's Box 3"),
+  rewardConcurrency: z.number().int().positive().default(4).describe('judge:openai only: judgement requests in flight at once; a local server batches them'),
+  rewardRetries: z.number().int().min(0).default(5).describe('judge:openai only: retries of a failed request (network, timeout, 429, 5xx) with exponential backoff, then the run stops (resumable)'),
+  rewardMaxTokens: z.number().int().positive().default(256).describe("judge:openai only: completion budget of one judgement; Box 3 asks for <= 100 words, a calculation and the score"),
+  rewardCacheFile: z.string().min(1).nullable().default(null).describe('judge:openai only: judgement cache (JSON Lines); null: reward-judge-cache.jsonl in the run folder, so a resume asks nothing twice'),
+  rewardParseFallback: z.number().min(0).max(JUDGE_MAX_SCORE).default(0).describe('judge:openai only: the score (0..7) of a judgement without a parseable <Score>; 0 so an unreadable judge never pays (counted as reward/judge/parse_fail)'),
+  verifierReward: z.enum(['partial', 'exact']).default('partial').describe("verifier only: 'partial' (the world's credit for near answers) or 'exact' (1 for the exact reference, else 0: near-guesses earn nothing)"),
+  challengerReward: z.enum(['paper', 'uncertainty']).default('paper').describe("'paper': -V(q), most for queries the solver never solves; 'uncertainty': R-Zero's 1 - 2|p - 0.5|, p the solver's exact success rate over G, most at p = 0.5"),
+  invalidQueryPenalty: z.number().min(0).default(0).describe('subtracted from the challenger reward of a query that is no valid world task (world tasks only); 0 = the paper, where an invalid query earns the best -V(q) = 0'),
+  repetitionPenalty: z.number().min(0).default(0).describe("lambda: the challenger loses lambda |C|/N, C the query's cluster of near-copies in the batch (R-Zero); 0 = off, as in the paper"),
+  repetitionThreshold: z.number().gt(0).max(1).default(0.85).describe('word n-gram similarity (mean Dice over n = 1..4) at which two queries are near-copies; 0.85 links copies, not one template with another word (0.68-0.72)'),
   selfRewardWeight: z.number().min(0).default(1).describe('w in R + w R_Q/7: R_Q (0..7) is scaled to [0, 1] like the verifier R, and w = 1 weighs them equally as the paper\'s plain sum did'),
   selfRewardFallback: z.number().min(0).max(JUDGE_MAX_SCORE).default(0).describe('R_Q (0..7) when <Score> does not parse; 0 so breaking the judge never pays (failures are counted)'),
   // the game
@@ -80,10 +111,17 @@ export const trainConfigSchema = z.strictObject({
   // the run
   seed: z.number().int().min(0).default(1).describe('seeds sampling; every iteration derives its randomness from (seed, iteration), so resume is exact'),
   checkpointEvery: z.number().int().positive().default(10).describe('iterations between checkpoints (the last iteration always checkpoints)'),
+  // crash safety (what a crash costs, and when a run counts as failed)
+  checkpointMinutes: z.number().min(0).default(2).describe('minutes of training between checkpoints as well (0 = by iterations only); a crash costs at most this much work'),
+  maxSkippedUpdates: z.number().int().min(0).default(5).describe('the run fails (exit 1) when more updates than this are skipped as non-finite; a few are noise, many mean a broken run'),
   evalEvery: z.number().int().min(0).default(0).describe('iterations between quick evaluations in the world (solver greedy accuracy on 10 held-out items per family, logged as eval/*); 0 = off'),
   out: z.string().min(1).nullable().default(null).describe('run folder; null: runs/<mode>-<UTC timestamp>'),
   onNonfinite: z.enum(['skip', 'stop']).default('skip').describe('a NaN/Inf loss or gradient skips the update (weights untouched) and continues, or stops the run'),
   quiet: z.boolean().default(false).describe('log lines instead of a progress bar'),
+  // collapse and reward-hacking guards (src/train/guards.ts)
+  guard: z.boolean().default(true).describe('check the collapse guards after every iteration (--no-guard: off); trips are logged in metrics.jsonl'),
+  onCollapse: z.enum(['warn', 'stop']).default('warn').describe('a tripped guard warns (progress line, metrics.jsonl, dashboard) or stops the run with a checkpoint'),
+  guards: guardThresholdsSchema,
 });
 
 /** The resolved configuration: every field set, `beta` expanded into the per-role betas, `out` decided. */
@@ -163,6 +201,19 @@ function conflicts(given: Layer, c: z.output<typeof trainConfigSchema>): string[
   if (c.mode !== 'lsp' && given.selfRewardWeight !== undefined && c.selfRewardWeight !== 0) {
     problems.push(`selfRewardWeight ${c.selfRewardWeight} has no effect in mode ${c.mode} (no self-reward); remove it or set mode: lsp`);
   }
+  if (c.verifierReward === 'exact' && c.rewardSource !== 'verifier') problems.push(`verifierReward exact needs rewardSource verifier (exact answers exist only in the world), but rewardSource is ${c.rewardSource}`);
+  const worldTasks = c.tasks === 'all' || (Array.isArray(c.tasks) && typeof c.tasks[0] === 'string');
+  if (c.invalidQueryPenalty > 0 && !worldTasks) problems.push('invalidQueryPenalty needs world tasks (tasks: all or a list of families): validity is only defined for them');
+  if (c.mode === 'grpo') {
+    for (const k of ['challengerReward', 'invalidQueryPenalty', 'repetitionPenalty'] as const) {
+      if (given[k] !== undefined && c[k] !== trainConfigSchema.shape[k].parse(undefined)) problems.push(`${k} has no effect in mode grpo (no challenger)`);
+    }
+  }
+  const judge = c.rewardSource.startsWith('judge:');
+  if (judge && c.rewardModelName === null) problems.push(`rewardSource ${c.rewardSource} needs rewardModelName (the judge model's name on that endpoint)`);
+  const judgeOnly = ['rewardModelName', 'rewardRubricFile', 'rewardConcurrency', 'rewardRetries', 'rewardMaxTokens', 'rewardCacheFile', 'rewardParseFallback'];
+  const defaults = trainConfigSchema.parse({}) as Record<string, unknown>; // a saved config repeats the defaults: fine
+  for (const k of judgeOnly) if (!judge && (c as Record<string, unknown>)[k] !== defaults[k]) problems.push(`${k} is only read with rewardSource judge:openai:URL, but rewardSource is ${c.rewardSource}`);
   for (const placeholder of ['{instruction}', '{response}']) {
     if (!c.judgePrompt.includes(placeholder)) problems.push(`judgePrompt has no ${placeholder} placeholder: the judge would not see the interaction`);
   }

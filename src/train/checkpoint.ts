@@ -1,15 +1,18 @@
 /**
- * Checkpoints: a folder with the model (HF layout: config.json + model.safetensors, tokenizer files copied), the
- * optimizer state (optimizer.safetensors: first and second moments) and state.json (step, RNG state, run info).
- * Written into a temporary folder and renamed into place (saveModelFolder), so a crash never leaves a half-written
- * checkpoint.
+ * Checkpoints: a folder `checkpoints/iter-NNNNNN/` with the optimizer state (optimizer.safetensors: first and second
+ * moments), state.json (step, RNG state, run info, and a manifest: every other file's size and sha256) and either
+ * the whole model (HF layout: config.json + model.safetensors, tokenizer files copied) or, for LoRA, only the
+ * adapters (the base is the run's frozen model). Written into a temporary folder and renamed into place, so a crash
+ * never leaves a half-written checkpoint; the manifest catches one damaged afterwards (a bad disk, a truncated copy).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { ModelFormatError } from '../errors.ts';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
 import type { AdamWState } from '../optim/adamw.ts';
-import { saveModelFolder } from '../model/save.ts';
+import { writeModelFiles, type SaveModelOptions } from '../model/save.ts';
+import { saveFolderAtomic } from '../util/fs.ts';
 
 export interface CheckpointState {
   step: number;
@@ -19,47 +22,97 @@ export interface CheckpointState {
 }
 
 export interface CheckpointContents {
-  /** The HF config.json object to write. */
-  config: Record<string, unknown>;
-  weights: Map<string, Float32Array>;
+  /** The whole model as an HF folder (full fine-tuning, pretraining); absent when only adapters train (LoRA). */
+  model?: Pick<SaveModelOptions, 'config' | 'weights' | 'tokenizerFrom'>;
   optimizer: AdamWState;
   state: CheckpointState;
-  /** Folder whose tokenizer files are copied in, so the checkpoint loads as a chat model. */
-  tokenizerFrom?: string;
   /** More files for the same atomic folder (e.g. a LoRA adapter). */
   extraFiles?: (tmpDir: string) => void;
 }
 
+/** A file's size and content hash, recorded at save time. */
+export interface FileRecord {
+  bytes: number;
+  sha256: string;
+}
+
+const STATE_FILE = 'state.json';
+
 const writeJson = (file: string, value: unknown) => fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 
-/** Writes a checkpoint folder atomically: an HF model folder (saveModelFolder) plus optimizer.safetensors and state.json. */
+/** sha256 of a file, read in 8 MiB pieces (a checkpoint can be gigabytes). */
+export function fileSha256(file: string): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(8 << 20);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/** Every file under `dir` but state.json, by relative path. */
+function manifestOf(dir: string, sub = ''): Record<string, FileRecord> {
+  const out: Record<string, FileRecord> = {};
+  for (const e of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
+    const rel = path.join(sub, e.name);
+    if (e.isDirectory()) Object.assign(out, manifestOf(dir, rel));
+    else if (rel !== STATE_FILE) out[rel] = { bytes: fs.statSync(path.join(dir, rel)).size, sha256: fileSha256(path.join(dir, rel)) };
+  }
+  return out;
+}
+
+/** Writes a checkpoint folder atomically; state.json goes last, with the manifest of everything before it. */
 export function saveCheckpoint(dir: string, c: CheckpointContents): void {
-  saveModelFolder(dir, {
-    config: c.config,
-    weights: c.weights,
-    tokenizerFrom: c.tokenizerFrom,
-    extraFiles: (tmp) => {
-      const moments = new Map<string, { shape: number[]; data: Float32Array }>();
-      for (const [name, m] of c.optimizer.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
-      for (const [name, v] of c.optimizer.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
-      writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
-      writeJson(path.join(tmp, 'state.json'), { ...c.state, optimizerStep: c.optimizer.step });
-      c.extraFiles?.(tmp);
-    },
+  saveFolderAtomic(dir, (tmp) => {
+    if (c.model) writeModelFiles(tmp, dir, c.model);
+    const moments = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, m] of c.optimizer.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
+    for (const [name, v] of c.optimizer.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
+    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
+    c.extraFiles?.(tmp);
+    writeJson(path.join(tmp, STATE_FILE), { ...c.state, optimizerStep: c.optimizer.step, files: manifestOf(tmp) });
   });
+}
+
+function readState(dir: string): CheckpointState & { optimizerStep?: number; files?: Record<string, FileRecord> } {
+  const file = path.join(dir, STATE_FILE);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ModelFormatError(`${file}: cannot read checkpoint state (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/**
+ * Why the checkpoint in `dir` cannot be trusted, or null when every file has the size and sha256 recorded at save
+ * time. A checkpoint saved before manifests existed passes when its state reads and its optimizer file is there.
+ */
+export function checkpointProblem(dir: string): string | null {
+  let state: ReturnType<typeof readState>;
+  try {
+    state = readState(dir);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (!state.files) return fs.existsSync(path.join(dir, 'optimizer.safetensors')) ? null : 'optimizer.safetensors is missing';
+  for (const [name, want] of Object.entries(state.files)) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) return `${name} is missing`;
+    const bytes = fs.statSync(file).size;
+    if (bytes !== want.bytes) return `${name} has ${bytes} bytes, ${want.bytes} when saved`;
+    if (fileSha256(file) !== want.sha256) return `${name} differs from the file saved (sha256)`;
+  }
+  return null;
 }
 
 /** Reads the optimizer state and trainer state of a checkpoint folder (the model loads as any HF folder). */
 export function loadCheckpointState(dir: string): { optimizer: AdamWState; state: CheckpointState } {
-  const stateFile = path.join(dir, 'state.json');
-  let raw: CheckpointState & { optimizerStep?: number };
-  try {
-    raw = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-  } catch (e) {
-    throw new ModelFormatError(`${stateFile}: cannot read checkpoint state (${(e as Error).message})`);
-  }
+  const raw = readState(dir);
   if (!Number.isInteger(raw.step) || !Number.isInteger(raw.optimizerStep)) {
-    throw new ModelFormatError(`${stateFile}: fields step and optimizerStep must be integers`);
+    throw new ModelFormatError(`${path.join(dir, STATE_FILE)}: fields step and optimizerStep must be integers`);
   }
   const moments = readSafetensors(path.join(dir, 'optimizer.safetensors')).tensors;
   const optimizer: AdamWState = { step: raw.optimizerStep!, m: new Map(), v: new Map() };
@@ -70,12 +123,22 @@ export function loadCheckpointState(dir: string): { optimizer: AdamWState; state
   return { optimizer, state: { step: raw.step, rngState: raw.rngState, extra: raw.extra ?? {} } };
 }
 
-/** The newest `iter-NNNNNN` checkpoint under `dir/checkpoints`, if any. */
-export function latestCheckpoint(dir: string): string | undefined {
+export const CHECKPOINT_NAME = /^iter-\d+$/;
+export const checkpointName = (step: number) => `iter-${String(step).padStart(6, '0')}`;
+
+/** The `iter-NNNNNN` checkpoints under `dir/checkpoints`, newest first. */
+export function checkpointsNewestFirst(dir: string): string[] {
   const root = path.join(dir, 'checkpoints');
-  if (!fs.existsSync(root)) return undefined;
-  const names = fs.readdirSync(root).filter((n) => /^iter-\d+$/.test(n)).sort();
-  return names.length ? path.join(root, names[names.length - 1]) : undefined;
+  if (!fs.existsSync(root)) return [];
+  return fs
+    .readdirSync(root)
+    .filter((n) => CHECKPOINT_NAME.test(n))
+    .sort()
+    .reverse()
+    .map((n) => path.join(root, n));
 }
 
-export const checkpointName = (step: number) => `iter-${String(step).padStart(6, '0')}`;
+/** Deletes all but the newest `keep` checkpoints. */
+export function pruneCheckpoints(dir: string, keep = 2): void {
+  for (const old of checkpointsNewestFirst(dir).slice(keep)) fs.rmSync(old, { recursive: true, force: true });
+}

@@ -9,15 +9,15 @@ import type { ChatModel, Completion, Sampling } from '../generate/chat.ts';
 import { challengerQueries, drawTasks, type Query, type RewardSource, selfRewards, solverAnswers, type TaskSpec } from '../game/rollout.ts';
 import type { AdamW } from '../optim/adamw.ts';
 import { globalNorm } from '../optim/adamw.ts';
-import { challengerAdvantages, challengerRewards, solverAdvantages, solverRewards } from '../rl/advantages.ts';
-import { policyLoss, type KlEstimator } from '../rl/losses.ts';
-import { Rng } from '../util/rng.ts';
+import { challengerAdvantages, solverAdvantages, solverRewards } from '../rl/advantages.ts';
+import type { Mode } from '../rl/config.ts';
+import { challengerRewardParts } from '../rl/rewards.ts';
+import { klEstimate, policyLoss, type KlEstimator } from '../rl/losses.ts';
+import { mean } from '../util/math.ts';
+import { Rng, stepSeed } from '../util/rng.ts';
 import type { FamilyName } from '../world/types.ts';
 import { classify } from '../world/world.ts';
 import { type PolicyRow, policyGradient, referenceLogprobs } from './policy-update.ts';
-import { stepSeed } from './pretrain-data.ts';
-
-export type Mode = 'lsp' | 'lsp-zero' | 'grpo';
 
 /** What one iteration needs to know (a view of the run config). */
 export interface IterationSettings {
@@ -40,6 +40,11 @@ export interface IterationSettings {
   microBatch: number;
   lr: number;
   seed: number;
+  /** Challenger reward options (src/rl/rewards.ts); absent = the paper's -V(q), no penalties. */
+  challengerReward?: 'paper' | 'uncertainty';
+  invalidQueryPenalty?: number;
+  repetitionPenalty?: number;
+  repetitionThreshold?: number;
 }
 
 export interface IterationModels {
@@ -56,7 +61,6 @@ export interface IterationResult {
   updated: boolean;
 }
 
-const mean = (a: number[]) => (a.length ? a.reduce((s, v) => s + v, 0) / a.length : 0);
 const std = (a: number[]) => Math.sqrt(mean(a.map((v) => (v - mean(a)) ** 2)));
 
 class Timer {
@@ -116,7 +120,7 @@ function policyRows(queries: Query[], answers: Completion[][], advSol: number[][
 }
 
 /** Mean over rows of the sampled sequence log-ratio sum_t (log pi - log pi_ref): an estimate of KL(pi || pi_ref). */
-const sequenceKl = (rows: PolicyRow[]) => mean(rows.map((r) => r.samplerLogprobs.reduce((a, lp, k) => a + lp - r.refLogprobs[k], 0)));
+const sequenceKl = (rows: PolicyRow[]) => klEstimate(rows.map((r) => r.samplerLogprobs), rows.map((r) => r.refLogprobs)).kl;
 
 export async function runIteration(s: IterationSettings, m: IterationModels, iteration: number): Promise<IterationResult> {
   const timer = new Timer();
@@ -127,8 +131,15 @@ export async function runIteration(s: IterationSettings, m: IterationModels, ite
   const RQ = self ? self.scores_N_G : null;
   const solverR = solverRewards(R, RQ, s.selfRewardWeight);
   const sol = solverAdvantages(solverR);
-  const rawValues = R.map((g) => mean(g));
-  const chR = challengerRewards(rawValues, RQ ? RQ.map((g) => mean(g)) : null, s.selfRewardWeight);
+  const valid = queries.map((q) => classify(q.text).valid);
+  const ch = challengerRewardParts(R, RQ, queries.map((q) => q.text), s.tasks === 'world' ? valid : null, {
+    kind: s.challengerReward ?? 'paper',
+    selfWeight: s.selfRewardWeight,
+    invalidPenalty: s.invalidQueryPenalty ?? 0,
+    repetitionPenalty: s.repetitionPenalty ?? 0,
+    repetitionThreshold: s.repetitionThreshold ?? 0.85,
+  });
+  const chR = ch.rewards_N;
   const advCh = challengerAdvantages(chR);
   const rows = policyRows(queries, answers, sol.advantages_N_G, advCh, s);
   for (const group of [rows.solver, rows.challenger]) {
@@ -147,7 +158,6 @@ export async function runIteration(s: IterationSettings, m: IterationModels, ite
   if (updated) m.optimizer.step(m.policy.engine.weights, grads, s.lr, gradNorm);
   timer.lap('train');
   const flatR = R.flat();
-  const valid = queries.map((q) => classify(q.text).valid);
   const sampled = gSol.tokens + (gCh?.tokens ?? 0);
   const seconds = Object.values(timer.split).reduce((a, b) => a + b, 0);
   const metrics: Record<string, number | boolean> = {
@@ -156,6 +166,7 @@ export async function runIteration(s: IterationSettings, m: IterationModels, ite
     'solver/total_reward/mean': mean(solverR.flat()),
     'challenger/reward/mean': mean(chR),
     'challenger/valid_frac': mean(valid.map(Number)),
+    'challenger/cluster_size/mean': mean(ch.repetition_N) * s.N,
     'selfreward/mean': self ? mean(self.scores_N_G.flat()) : NaN,
     'selfreward/parse_fail': self ? self.parseFailures / (s.N * s.G) : NaN,
     'kl/solver': sequenceKl(rows.solver),
@@ -170,6 +181,7 @@ export async function runIteration(s: IterationSettings, m: IterationModels, ite
     tokens_per_s: sampled / seconds,
     updated,
     'rewards/nonfinite': nonfiniteRewards,
+    ...(m.reward.metrics?.() ?? {}),
     ...Object.fromEntries(Object.entries(timer.split).map(([k, v]) => [`time/${k}`, v])),
   };
   const samples = queries.map((q, i) => ({

@@ -6,6 +6,7 @@
  */
 import { ModelEngine, padBatch } from '../model/engine.ts';
 import type { LossSpec } from '../model/graphs.ts';
+import { POLICY_INPUTS } from '../rl/losses.ts';
 
 /** One sampled sequence to learn from. */
 export interface PolicyRow {
@@ -67,10 +68,10 @@ function lossInputs(rows: PolicyRow[], B: number, T: number) {
     });
   });
   return {
-    advantages: { data: Float32Array.from(rows.map((r) => r.advantage)), dims: [B] },
-    kl_coef: { data: Float32Array.from(rows.map((r) => r.klCoef)), dims: [B] },
-    token_mask: { data: mask, dims: [B, W] },
-    ref_logprobs: { data: ref, dims: [B, W] },
+    [POLICY_INPUTS.advantages]: { data: Float32Array.from(rows.map((r) => r.advantage)), dims: [B] },
+    [POLICY_INPUTS.klCoef]: { data: Float32Array.from(rows.map((r) => r.klCoef)), dims: [B] },
+    [POLICY_INPUTS.tokenMask]: { data: mask, dims: [B, W] },
+    [POLICY_INPUTS.refLogprobs]: { data: ref, dims: [B, W] },
   };
 }
 

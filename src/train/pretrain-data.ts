@@ -10,7 +10,7 @@
  * Loss weights are 1/(completion tokens in the batch) on completion tokens, 0 elsewhere.
  */
 import type { Tokenizer } from '../model/tokenizer.ts';
-import { Rng } from '../util/rng.ts';
+import { Rng, stepSeed } from '../util/rng.ts';
 import { corpusStream, type Role, type TrainingExample } from '../world/corpus.ts';
 import type { NoiseKindWeights } from '../world/noise.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
@@ -52,18 +52,6 @@ export interface RolePhase {
 /** The mix and batch sizes in force at `step` (after the solver-only phase). */
 function phaseAt(plan: BatchPlan, step: number): { mix: Record<Role, number>; batchSize: Record<Role, number> } {
   return plan.later && step >= plan.later.fromStep ? plan.later : plan;
-}
-
-/** A well-mixed 32-bit seed for (seed, step, salt). */
-export function stepSeed(seed: number, step: number, salt = 0): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  for (const v of [step, salt]) {
-    h = Math.imul(h ^ (v >>> 0), 0x85ebca6b) >>> 0;
-    h = (h ^ (h >>> 13)) >>> 0;
-    h = Math.imul(h, 0xc2b2ae35) >>> 0;
-    h = (h ^ (h >>> 16)) >>> 0;
-  }
-  return h;
 }
 
 /** The role trained at `step`. */

@@ -4,7 +4,8 @@
  * The run folder holds `tokenizer/` (trained once, from the fixed prompt texts), `checkpoints/iter-NNNNNN/`
  * (HF model + optimizer moments + state; the newest two are kept), `log.jsonl` (one line per logged step) and, at
  * the end, `model/` (the finished HF folder). Batches are a pure function of (seed, step), so `--resume` continues
- * exactly where the last checkpoint stopped. Ctrl-C saves a checkpoint before exiting.
+ * exactly where the last checkpoint stopped. Resume, checkpoint cadence, Ctrl-C and the log are the shared run
+ * scaffold's (run-scaffold.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,8 +25,9 @@ import { trainWorldTokenizer, writeTokenizerFiles } from '../world/tokenizer-tra
 import { allPromptTexts } from '../world/vocab.ts';
 import type { Role } from '../world/corpus.ts';
 import type { NoiseKindWeights } from '../world/noise.ts';
-import { checkpointName, latestCheckpoint, loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
-import { readJsonl, writeFileAtomic } from './run-folder.ts';
+import { loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
+import { JsonlLog, markRunFolder } from './run-folder.ts';
+import { checkTarget, resumePoint, runSteps } from './run-scaffold.ts';
 import { batchAt, type BatchPlan, type RoleBatch, type RolePhase } from './pretrain-data.ts';
 
 export interface ModelShape {
@@ -56,6 +58,8 @@ export interface PretrainOptions {
   gradClip: number;
   model: ModelShape;
   checkpointEvery: number;
+  /** Minutes of training between checkpoints as well (0 = by steps only). */
+  checkpointMinutes: number;
   /** Storage dtype of the final model folder. */
   saveDtype: SaveDtype;
   threads?: number;
@@ -88,6 +92,7 @@ export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   gradClip: 1,
   model: { hiddenSize: 256, intermediateSize: 688, numLayers: 6, numHeads: 8, numKvHeads: 4 },
   checkpointEvery: 200,
+  checkpointMinutes: 2,
   saveDtype: 'float16',
 };
 
@@ -218,19 +223,23 @@ interface RunState {
   extra: { tokens: number; lossTokens: number; seconds: number };
 }
 
-async function startOrResume(o: PretrainOptions, runtime: Runtime): Promise<RunState> {
+async function startOrResume(o: PretrainOptions, runtime: Runtime, log: (line: string) => void): Promise<RunState> {
   const tokenizerDir = path.join(o.out, 'tokenizer');
   const optimizer = new AdamW({ lr: o.lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: o.weightDecay, maxGradNorm: o.gradClip, decays: (n) => !n.endsWith('norm.weight') });
-  const last = latestCheckpoint(o.out);
-  if (last) {
-    const folder = loadModelFolder(last);
-    const { optimizer: state, state: s } = loadCheckpointState(last);
+  const resumed = resumePoint(o.out, (dir) => {
+    const folder = loadModelFolder(dir);
+    const { optimizer: state, state: s } = loadCheckpointState(dir);
+    return { step: s.step, value: { folder, state, extra: s.extra } };
+  }, log);
+  if (resumed.loaded) {
+    const { folder, state, extra } = resumed.loaded;
     optimizer.restore(state);
-    const extra = { tokens: 0, lossTokens: 0, seconds: 0, ...(s.extra as object) } as RunState['extra'];
     const engine = new ModelEngine(folder.cfg, folder.weights, runtime);
-    return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig: folder.rawConfig, step: s.step, extra };
+    const counters = { tokens: 0, lossTokens: 0, seconds: 0, ...(extra as object) } as RunState['extra'];
+    return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig: folder.rawConfig, step: resumed.start, extra: counters };
   }
   fs.mkdirSync(o.out, { recursive: true });
+  markRunFolder(o.out, 'pretrain');
   const { engine, tok, rawConfig } = o.init ? fromModel(o.init, tokenizerDir, runtime) : fromScratch(o, tokenizerDir, runtime);
   return { engine, optimizer, tok, tokenizerDir, rawConfig, step: 0, extra: { tokens: 0, lossTokens: 0, seconds: 0 } };
 }
@@ -254,24 +263,12 @@ function fromModel(dir: string, tokenizerDir: string, runtime: Runtime): Start {
   return { engine: new ModelEngine(folder.cfg, folder.weights, runtime), tok: loadTokenizer(tokenizerDir), rawConfig: folder.rawConfig };
 }
 
-function checkpoint(o: PretrainOptions, run: RunState): void {
-  const dir = path.join(o.out, 'checkpoints', checkpointName(run.step));
+function checkpoint(o: PretrainOptions, run: RunState, dir: string): void {
   saveCheckpoint(dir, {
-    config: run.rawConfig,
-    weights: run.engine.weights,
+    model: { config: run.rawConfig, weights: run.engine.weights, tokenizerFrom: run.tokenizerDir },
     optimizer: run.optimizer.state,
     state: { step: run.step, rngState: o.seed, extra: { ...run.extra, options: o } },
-    tokenizerFrom: run.tokenizerDir,
   });
-  const root = path.join(o.out, 'checkpoints');
-  const names = fs.readdirSync(root).filter((n) => /^iter-\d+$/.test(n)).sort();
-  for (const old of names.slice(0, -2)) fs.rmSync(path.join(root, old), { recursive: true, force: true });
-}
-
-/** A resumed run repeats the steps after its checkpoint: their old log lines go (atomic rewrite). */
-function dropLogAfter(file: string, step: number): void {
-  const kept = readJsonl(file).filter((r) => typeof r.step === 'number' && r.step <= step);
-  writeFileAtomic(file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
 function checkOptions(o: PretrainOptions): void {
@@ -280,56 +277,62 @@ function checkOptions(o: PretrainOptions): void {
   if (o.model.numHeads % o.model.numKvHeads !== 0) throw new InputError('pretrain: heads must be a multiple of key/value heads');
 }
 
+/** One optimizer step on the batch of step `i`; returns its log record. */
+async function trainStep(o: PretrainOptions, run: RunState, plan: BatchPlan, i: number) {
+  const t0 = performance.now();
+  const batch = batchAt(plan, run.tok, i);
+  const { loss, grads } = await trainOn(run.engine, batch);
+  const lr = learningRate(o, i);
+  const { gradNorm } = run.optimizer.step(run.engine.weights, grads, lr);
+  const tokens = batch.prefix.length + batch.rows.reduce((a, r) => a + r.length, 0);
+  run.extra.tokens += tokens;
+  run.extra.lossTokens += batch.completionTokens;
+  run.extra.seconds += (performance.now() - t0) / 1000;
+  run.step = i + 1;
+  return { role: batch.role, loss, gradNorm, lr, tokens, seconds: run.extra.seconds };
+}
+
 /** Runs (or resumes) pretraining; returns the final model folder, or null when stopped early (resumable). */
 export async function pretrain(o: PretrainOptions): Promise<string | null> {
   checkOptions(o);
   const runtime = new Runtime({ threads: o.threads });
-  const run = await startOrResume(o, runtime);
-  const plan: BatchPlan = {
-    seed: o.seed,
-    solverOnlySteps: o.solverOnlySteps,
-    mix: o.mix,
-    batchSize: o.batchSize,
-    later: o.later,
-    exclude: evalInstanceKeys(),
-    noiseKindWeights: o.noiseKindWeights,
-    judgeVerdictWeight: o.judgeVerdictWeight,
-  };
-  const progress = new Progress({ total: o.steps, label: 'pretrain', quiet: o.quiet }, run.step);
-  const emaLoss: Partial<Record<Role, number>> = {};
-  let interrupted = false;
-  const onSigint = () => (interrupted = true);
-  process.on('SIGINT', onSigint);
-  dropLogAfter(path.join(o.out, 'log.jsonl'), run.step);
-  const log = fs.openSync(path.join(o.out, 'log.jsonl'), 'a');
-  const stopAt = Math.min(o.steps, run.step + (o.maxStepsThisRun ?? Infinity));
   try {
-    while (run.step < stopAt && !interrupted) {
-      const t0 = performance.now();
-      const batch = batchAt(plan, run.tok, run.step);
-      const { loss, grads } = await trainOn(run.engine, batch);
-      const lr = learningRate(o, run.step);
-      const { gradNorm } = run.optimizer.step(run.engine.weights, grads, lr);
-      const tokens = batch.prefix.length + batch.rows.reduce((a, r) => a + r.length, 0);
-      run.extra.tokens += tokens;
-      run.extra.lossTokens += batch.completionTokens;
-      run.extra.seconds += (performance.now() - t0) / 1000;
-      emaLoss[batch.role] = emaLoss[batch.role] === undefined ? loss : 0.95 * emaLoss[batch.role]! + 0.05 * loss;
-      run.step++;
-      fs.writeSync(log, `${JSON.stringify({ step: run.step, role: batch.role, loss, gradNorm, lr, tokens, seconds: run.extra.seconds })}\n`);
-      if (run.step % o.checkpointEvery === 0 || run.step === o.steps) checkpoint(o, run);
-      const status = Object.entries(emaLoss).map(([r, l]) => `${r} ${l!.toFixed(3)}`).join(' ');
-      progress.update(run.step, `${status} | ${(run.extra.tokens / run.extra.seconds).toFixed(0)} tok/s`);
-    }
+    const run = await startOrResume(o, runtime, (line) => process.stderr.write(`${line}\n`));
+    checkTarget(run.step, o.steps, fs.existsSync(path.join(o.out, 'model', 'config.json')), 'step', '--steps');
+    markRunFolder(o.out, 'pretrain');
+    const plan: BatchPlan = {
+      seed: o.seed,
+      solverOnlySteps: o.solverOnlySteps,
+      mix: o.mix,
+      batchSize: o.batchSize,
+      later: o.later,
+      exclude: evalInstanceKeys(),
+      noiseKindWeights: o.noiseKindWeights,
+      judgeVerdictWeight: o.judgeVerdictWeight,
+    };
+    const progress = new Progress({ total: o.steps, label: 'pretrain', quiet: o.quiet }, run.step);
+    const emaLoss: Partial<Record<Role, number>> = {};
+    const log = new JsonlLog(path.join(o.out, 'log.jsonl'), 'step');
+    const loop = {
+      out: o.out,
+      total: o.steps,
+      stopAt: run.step + (o.maxStepsThisRun ?? Infinity),
+      checkpointEvery: o.checkpointEvery,
+      checkpointMinutes: o.checkpointMinutes ?? 0,
+      logs: [log],
+      save: (dir: string) => checkpoint(o, run, dir),
+    };
+    const end = await runSteps(loop, run.step, (i) => trainStep(o, run, plan, i), (step, r) => {
+      emaLoss[r.role] = emaLoss[r.role] === undefined ? r.loss : 0.95 * emaLoss[r.role]! + 0.05 * r.loss;
+      log.append({ step, ...r });
+      const status = Object.entries(emaLoss).map(([role, l]) => `${role} ${l!.toFixed(3)}`).join(' ');
+      progress.update(step, `${status} | ${(run.extra.tokens / run.extra.seconds).toFixed(0)} tok/s`);
+    }).finally(() => progress.finish());
+    if (end.step < o.steps) return null;
+    const modelDir = path.join(o.out, 'model');
+    saveModelFolder(modelDir, { config: run.rawConfig, weights: run.engine.weights, dtype: o.saveDtype, tokenizerFrom: run.tokenizerDir });
+    return modelDir;
   } finally {
-    process.off('SIGINT', onSigint);
-    fs.closeSync(log);
-    if (run.step % o.checkpointEvery !== 0 && run.step !== o.steps) checkpoint(o, run);
-    progress.finish();
     await runtime.release();
   }
-  if (run.step < o.steps) return null;
-  const modelDir = path.join(o.out, 'model');
-  saveModelFolder(modelDir, { config: run.rawConfig, weights: run.engine.weights, dtype: o.saveDtype, tokenizerFrom: run.tokenizerDir });
-  return modelDir;
 }

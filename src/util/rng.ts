@@ -29,3 +29,15 @@ export class Rng {
     this.state = s >>> 0;
   }
 }
+
+/** A well-mixed 32-bit seed for (seed, step, salt). */
+export function stepSeed(seed: number, step: number, salt = 0): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (const v of [step, salt]) {
+    h = Math.imul(h ^ (v >>> 0), 0x85ebca6b) >>> 0;
+    h = (h ^ (h >>> 13)) >>> 0;
+    h = Math.imul(h, 0xc2b2ae35) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+  }
+  return h;
+}

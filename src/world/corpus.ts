@@ -12,7 +12,7 @@
  * data/world-eval-v3.jsonl).
  */
 import { InputError } from '../errors.ts';
-import { fillChallengerPrompt, fillJudgePrompt } from '../game/prompts.ts';
+import { fillChallengerPrompt, fillJudgePrompt } from '../prompts/paper.ts';
 import { Rng } from '../util/rng.ts';
 import { evalInstanceKeys } from './evalset.ts';
 import { judgeCompletion } from './judge.ts';

@@ -17,6 +17,18 @@ export const EVAL_PER_LEVEL = 20;
 /** The versioned evaluation file in the repository. */
 export const EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-v3.jsonl', import.meta.url));
 
+/** The larger held-out set's seed, file and size: >= 400 items per family, for accuracy at temperature 1 and maj@k. */
+export const LARGE_EVAL_SEED = 0x1a_49e5_e7;
+export const LARGE_EVAL_PER_FAMILY = 420;
+export const LARGE_EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-large-v3.jsonl', import.meta.url));
+/**
+ * The largest share of one (family, level)'s instances the large set takes, so training keeps at least 95% of every
+ * level (a one-digit sum has 100 instances: the set takes 5 of them and spreads the rest over larger levels).
+ */
+export const LARGE_EVAL_MAX_SHARE = 0.05;
+/** Every held-out file: training excludes the instances of all of them. */
+export const HELD_OUT_PATHS: readonly string[] = [EVAL_SET_PATH, LARGE_EVAL_SET_PATH];
+
 /** One line of the evaluation file. */
 export interface EvalItem {
   id: string;
@@ -40,6 +52,64 @@ export function makeEvalSet(perLevel: number = EVAL_PER_LEVEL, seed: number = EV
         const id = `${family}-d${d}-${String(i).padStart(3, '0')}`;
         const split = d <= EASY_MAX ? 'easy' : 'hard';
         items.push({ id, family, difficulty: d, split, instruction: phrase(rng, instance), answer: referenceAnswer(instance) });
+      }
+    }
+  }
+  return items;
+}
+
+/**
+ * The number of distinct instances of a (family, level), estimated from `draws` seeded draws: the S with
+ * S (1 - exp(-draws / S)) = distinct (uniform draws); Infinity when every draw was new.
+ */
+export function estimateLevelSize(rng: Rng, family: FamilyName, difficulty: number, draws = 2000): number {
+  const seen = new Set<string>();
+  for (let i = 0; i < draws; i++) seen.add(instanceKey(generateInstance(rng, family, difficulty)));
+  const d = seen.size;
+  if (d >= draws) return Infinity;
+  let [lo, hi] = [d, 1e12];
+  for (let it = 0; it < 200; it++) {
+    const mid = Math.sqrt(lo * hi);
+    if (mid * (1 - Math.exp(-draws / mid)) < d) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Items per level (index 0 = level 1) summing to `total`: as even as the caps allow, a level's shortfall spread over
+ * the levels with room (the smallest caps are served first).
+ */
+export function levelQuotas(total: number, caps: readonly number[]): number[] {
+  const quotas = caps.map(() => 0);
+  const order = caps.map((_, i) => i).sort((a, b) => caps[a] - caps[b] || a - b);
+  let left = total;
+  order.forEach((level, k) => {
+    quotas[level] = Math.min(caps[level], Math.floor(left / (order.length - k)));
+    left -= quotas[level];
+  });
+  if (left > 0) throw new InputError(`levelQuotas: the caps ${caps.join(', ')} hold fewer than ${total} items`);
+  return quotas;
+}
+
+/**
+ * The larger held-out set: `perFamily` items per family over levels 1..MAX_DIFFICULTY (levelQuotas with caps
+ * LARGE_EVAL_MAX_SHARE of each level's estimated size), disjoint from the first evaluation file's instances.
+ */
+export function makeLargeEvalSet(perFamily: number = LARGE_EVAL_PER_FAMILY, seed: number = LARGE_EVAL_SEED): EvalItem[] {
+  const rng = new Rng(seed);
+  const first = evalInstanceKeys([EVAL_SET_PATH]);
+  const items: EvalItem[] = [];
+  for (const family of FAMILY_NAMES) {
+    const caps = Array.from({ length: MAX_DIFFICULTY }, (_, i) => Math.floor(LARGE_EVAL_MAX_SHARE * estimateLevelSize(rng, family, i + 1)));
+    const quotas = levelQuotas(perFamily, caps.map((c) => (Number.isFinite(c) ? c : perFamily)));
+    for (let d = 1; d <= MAX_DIFFICULTY; d++) {
+      const seen = new Set(first);
+      for (let i = 0; i < quotas[d - 1]; i++) {
+        const instance = generateInstance(rng, family, d, { exclude: seen });
+        seen.add(instanceKey(instance));
+        const id = `${family}-d${d}-L${String(i).padStart(3, '0')}`;
+        items.push({ id, family, difficulty: d, split: d <= EASY_MAX ? 'easy' : 'hard', instruction: phrase(rng, instance), answer: referenceAnswer(instance) });
       }
     }
   }
@@ -71,10 +141,18 @@ export function loadEvalSet(path: string = EVAL_SET_PATH): EvalItem[] {
 const cachedKeys = new Map<string, ReadonlySet<string>>();
 
 /**
- * Instance keys of the evaluation file (empty when the file does not exist yet, e.g. while it is being made).
- * Keys identify instances independently of the template, so no phrasing of an evaluation instance is trained on.
+ * Instance keys of the held-out files (by default all of them; a file that does not exist yet, e.g. while it is
+ * being made, has none). Keys identify instances independently of the template, so no phrasing of a held-out
+ * instance is trained on.
  */
-export function evalInstanceKeys(path: string = EVAL_SET_PATH): ReadonlySet<string> {
+export function evalInstanceKeys(paths: readonly string[] = HELD_OUT_PATHS): ReadonlySet<string> {
+  if (paths.length === 1) return fileInstanceKeys(paths[0]);
+  const union = new Set<string>();
+  for (const p of paths) for (const k of fileInstanceKeys(p)) union.add(k);
+  return union;
+}
+
+function fileInstanceKeys(path: string): ReadonlySet<string> {
   let keys = cachedKeys.get(path);
   if (!keys) {
     const set = new Set<string>();

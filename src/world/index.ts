@@ -1,6 +1,6 @@
 /**
  * The embedded world: six synthetic task families, the reward R(q, a), the rule-based Box 3 rubric, judge targets,
- * noise, the pretraining corpus and the held-out evaluation set. See shared/design/EMBEDDED_WORLD.md.
+ * noise, the pretraining corpus and the held-out evaluation set. See docs/world.md.
  */
 export { FAMILY_NAMES, MAX_DIFFICULTY, PRETRAIN_DIFFICULTY, EASY_MAX } from './types.ts';
 export type { FamilyName, FamilySpec, Instance, Slots } from './types.ts';

@@ -1,16 +1,18 @@
 /**
- * Writes the held-out evaluation set to data/world-eval-v3.jsonl (deterministic; run `npx tsx src/world/make-evalset.ts`).
- * The file is versioned: changing the world's families or levels means a new file name, not an overwrite.
+ * Writes the held-out evaluation sets (deterministic; run `npx tsx src/world/make-evalset.ts`):
+ * data/world-eval-v3.jsonl (20 per family and level) and data/world-eval-large-v3.jsonl (420 per family, disjoint
+ * from the first). The files are versioned: changing the world's families or levels means new file names, not an
+ * overwrite. The large set is made after the first one, whose instances it excludes.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { EVAL_SET_PATH, evalSetToJsonl, makeEvalSet } from './evalset.ts';
+import { writeFileAtomic } from '../util/fs.ts';
+import { EVAL_SET_PATH, evalSetToJsonl, LARGE_EVAL_SET_PATH, makeEvalSet, makeLargeEvalSet, type EvalItem } from './evalset.ts';
 
-const items = makeEvalSet();
-fs.mkdirSync(path.dirname(EVAL_SET_PATH), { recursive: true });
-const tmp = `${EVAL_SET_PATH}.tmp`;
-fs.writeFileSync(tmp, evalSetToJsonl(items));
-fs.renameSync(tmp, EVAL_SET_PATH);
-const perFamily = new Map<string, number>();
-for (const it of items) perFamily.set(it.family, (perFamily.get(it.family) ?? 0) + 1);
-console.log(`wrote ${items.length} items to ${EVAL_SET_PATH}: ${[...perFamily].map(([f, n]) => `${f} ${n}`).join(', ')}`);
+function write(file: string, items: EvalItem[]): void {
+  writeFileAtomic(file, evalSetToJsonl(items));
+  const perFamily = new Map<string, number>();
+  for (const it of items) perFamily.set(it.family, (perFamily.get(it.family) ?? 0) + 1);
+  console.log(`wrote ${items.length} items to ${file}: ${[...perFamily].map(([f, n]) => `${f} ${n}`).join(', ')}`);
+}
+
+write(EVAL_SET_PATH, makeEvalSet());
+write(LARGE_EVAL_SET_PATH, makeLargeEvalSet());

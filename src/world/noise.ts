@@ -3,7 +3,7 @@
  * for a drifting LSP-Zero challenger. Every generator's output is checked with `classify` and redrawn until it is
  * invalid, so a "noisy" label is always true.
  */
-import { CHALLENGER_PROMPT } from '../game/prompts.ts';
+import { CHALLENGER_PROMPT } from '../prompts/paper.ts';
 import type { Rng } from '../util/rng.ts';
 import { LEAK_WRAPPERS } from './phrases.ts';
 import { chance, pick, pickWeighted, randomString, shuffled } from './random.ts';

@@ -17,8 +17,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { InputError } from '../errors.ts';
+import { writeFileAtomic } from '../util/fs.ts';
 
 export const PAD_TOKEN = '<|pad|>';
 export const BOS_TOKEN = '<|bos|>';
@@ -164,17 +164,6 @@ export function trainWorldTokenizer(texts: readonly string[], opts: WorldTokeniz
     chat_template: WORLD_CHAT_TEMPLATE,
   };
   return { tokenizerJson, tokenizerConfig, specialTokensMap: { ...special, additional_special_tokens: additional }, words };
-}
-
-function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    fs.writeFileSync(tmp, text, { flag: 'wx' });
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }
 
 /** Writes tokenizer.json, tokenizer_config.json and special_tokens_map.json into `dir`, each atomically. */

@@ -1,5 +1,5 @@
 /** Every fixed text the world's prompts and targets can contain, and the content words that must avoid them. */
-import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../game/prompts.ts';
+import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../prompts/paper.ts';
 import { addFamily, countFamily, sortFamily } from './families/numbers.ts';
 import { repeatFamily, reverseFamily, uppercaseFamily } from './families/strings.ts';
 import { CRITERION_PHRASES, EMPTY_RESPONSE_PHRASE, EXPECTED_PHRASE, LEAK_WRAPPERS, RESPONSE_WRAPPERS } from './phrases.ts';

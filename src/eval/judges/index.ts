@@ -1,7 +1,7 @@
 /** `--judge` specs: `verifier`, `reward-model:DIR`, `openai:URL`; parsing and construction of the judge. */
 import { InputError } from '../../errors.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
-import { JudgementCache } from './cache.ts';
+import { JudgementCache } from '../../rewards/judgement-cache.ts';
 import { OpenAIJudge } from './openai.ts';
 import { loadRewardModelJudge } from './reward-model.ts';
 import type { PairJudge } from './types.ts';

@@ -2,12 +2,12 @@
  * The `openai:URL` judge: an LLM behind any OpenAI-compatible chat endpoint compares two answers. Every pair is
  * judged twice, with the model's answer shown first and then second, and the two verdicts are combined
  * (combineOrders: agreement stands, disagreement is a tie) to cancel position bias. Requests run with bounded
- * concurrency; each raw judgement is cached on disk (cache.ts) under a hash of the judge model, the messages and
+ * concurrency; each raw judgement is cached on disk (src/rewards/judgement-cache.ts) under a hash of the judge model, the messages and
  * the sampling settings, so a rerun or a resumed run asks only for what it does not have.
  */
 import type { Preference } from '../stats.ts';
-import { cacheKey, type JudgementCache } from './cache.ts';
-import { ChatClient, mapConcurrent, type ChatClientOptions, type ChatRequest } from './openai-client.ts';
+import { cacheKey, type JudgementCache } from '../../rewards/judgement-cache.ts';
+import { ChatClient, mapConcurrent, type ChatClientOptions, type ChatRequest } from '../../rewards/chat-client.ts';
 import { combineOrders, type JudgePair, type PairJudge } from './types.ts';
 
 const SYSTEM_PROMPT = 'You compare answers written by AI assistants. You are careful, fair and brief.';

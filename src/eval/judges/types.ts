@@ -3,7 +3,6 @@
  * a preference for the model (1 better, 0.5 tie, 0 worse). Implementations: verifier.ts (the world's reward),
  * reward-model.ts (a sequence-classification model's score), openai.ts (an LLM behind an OpenAI-compatible API).
  */
-import { SelfplayError } from '../../errors.ts';
 import type { EvalPrompt } from '../sets.ts';
 import type { Preference } from '../stats.ts';
 
@@ -25,10 +24,7 @@ export interface PairJudge {
   counters(): Record<string, number>;
 }
 
-/** A judge could not deliver (endpoint down after retries, refused request); names the judge and the cause. */
-export class JudgeError extends SelfplayError {
-  override name = 'JudgeError';
-}
+export { JudgeError } from '../../errors.ts';
 
 /** Higher score wins; equal scores tie. */
 export function preferenceFromScores(model: number, baseline: number): Preference {

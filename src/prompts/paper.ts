@@ -1,12 +1,12 @@
 /**
- * The paper's two prompt texts (arXiv 2509.07414 v3), verbatim from `shared/reference/paper-prompts.md`, and the
+ * The paper's two prompt texts (arXiv 2509.07414 v3), verbatim (docs/method.md shows them), and the
  * functions that fill and read them.
  *
  * - Box 1 (challenger): placeholders `{task}` and `{template}`. The text also contains a literal `{}` and
  *   `{ice cream flavor}`; those are part of the prose and are never substituted.
  * - Box 3 (self-reward judge): placeholders `{instruction}` and `{response}`; the judge ends with `<Score>n</Score>`.
  *
- * test/prompts.test.ts pins both constants by SHA-256 and, where the reference file exists, byte for byte.
+ * test/prompts.test.ts pins both constants by SHA-256 and byte for byte against the blocks in docs/method.md.
  */
 
 /** Box 1, the challenger prompt: asks for one input of the language task `{task}` following `{template}`. */

@@ -3,7 +3,7 @@
  * choice's text. Network errors, timeouts, 429 and 5xx are retried with exponential backoff (honouring a
  * Retry-After header); any other failure is a JudgeError naming the URL, the status and the server's message.
  */
-import { JudgeError } from './types.ts';
+import { JudgeError } from '../errors.ts';
 
 export interface ChatClientOptions {
   /** Base URL: `http://host:port`, `.../v1`, or the full `.../v1/chat/completions`. */

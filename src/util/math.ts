@@ -1,0 +1,8 @@
+/** Small numeric helpers shared across layers. */
+
+/** The arithmetic mean; NaN for an empty array (a mean of nothing is undefined, and NaN says so in metrics). */
+export function mean(xs: readonly number[]): number {
+  let sum = 0;
+  for (const x of xs) sum += x;
+  return xs.length ? sum / xs.length : NaN;
+}
