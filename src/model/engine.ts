@@ -6,7 +6,7 @@ import { InputError } from '../errors.ts';
 import type { CompiledGraph, HostTensor, Runtime } from '../runtime/runtime.ts';
 import { expectedParamShapes, type LlamaConfig } from './config.ts';
 import { type LoraConfig, loraShapes } from './lora.ts';
-import { buildPrefixTrainGraph, PREFIX_IDS } from './prefix-graph.ts';
+import { buildPrefixLogprobsGraph, buildPrefixTrainGraph, PREFIX_IDS } from './prefix-graph.ts';
 import { ATTENTION_MASK, buildLogitsGraph, buildLogprobsGraph, buildTrainGraph, INPUT_IDS, type LossSpec } from './graphs.ts';
 
 /** Sequence-length buckets are multiples of this, so nearby lengths share one compiled graph. */
@@ -103,6 +103,22 @@ export class ModelEngine {
       for (let t = 1; t < len; t++) row.push(logprobs.data[b * (batch.T - 1) + t - 1] as number);
       return row;
     });
+  }
+
+  /**
+   * log p(token t | prefix, tokens < t) for sequences that all continue `prefix` (computed once): every entry is
+   * defined, entry 0 being predicted by the prefix's last token.
+   */
+  async logprobsShared(prefix: number[], sequences: number[][]): Promise<number[][]> {
+    const batch = padBatch(sequences, this.cfg.vocabSize);
+    const P = prefix.length;
+    const key = `${this.graphTag}/prefix-logprobs/P${P}/B${batch.B}/T${batch.T}`;
+    const session = await this.runtime.compile(key, () => buildPrefixLogprobsGraph(this.cfg, P, batch.B, batch.T, this.lora).bytes);
+    const feeds = this.feeds(batch);
+    feeds[PREFIX_IDS] = { data: BigInt64Array.from(prefix.map(BigInt)), dims: [1, P] };
+    const { logprobs } = await session.run(feeds);
+    const data = logprobs.data as Float32Array;
+    return batch.lengths.map((len, b) => Array.from(data.subarray(b * batch.T, b * batch.T + len)));
   }
 
   /** Logits [B, T, V] of a padded batch (rows beyond each length are padding). */

@@ -19,8 +19,10 @@ import {
   paddingBias,
   slice,
   type Tensor,
+  toOnnx,
 } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
+import type { LoraConfig } from './lora.ts';
 import { assembleTrainGraph, type BuiltGraph, type LossSpec, modelInputs } from './graphs.ts';
 import { type AttendFn, type DeclareOptions, declareParams, decoderStack, embed, headTokenLogprobs, type Params, ropeConstants } from './llama.ts';
 
@@ -52,6 +54,13 @@ export function prefixRowLogprobs(g: Graph, cfg: LlamaConfig, params: Params, P:
   const lastPrefix_B_1_C = expand(slice(prefixHidden_1_P_C, 1, P - 1, P), [B, 1, C]);
   const predictors_B_T_C = concat([lastPrefix_B_1_C, slice(rowHidden_B_T_C, 1, 0, T - 1)], 1);
   return headTokenLogprobs(cfg, params, predictors_B_T_C, rows.ids_B_T);
+}
+
+/** Graph: parameters + prefix_ids [1, P] + rows (input_ids, attention_mask [B, T]) -> `logprobs` [B, T]. */
+export function buildPrefixLogprobsGraph(cfg: LlamaConfig, P: number, B: number, T: number, lora?: LoraConfig): BuiltGraph {
+  const g = new Graph(`prefix_logprobs_P${P}_B${B}_T${T}`);
+  const { params } = declareParams(g, cfg, { lora });
+  return { bytes: toOnnx(g, { logprobs: prefixRowLogprobs(g, cfg, params, P, B, T) }), extraInputs: new Map() };
 }
 
 /** Graph: parameters + prefix_ids [1, P] + rows (input_ids, attention_mask [B, T]) + loss inputs -> loss, grads. */

@@ -2,8 +2,10 @@
  * The policy-gradient pass of one iteration: sampled rows (prompt ids + sampled tokens) with their advantages go
  * through the train graph in micro-batches; gradients are summed (advantages arrive already divided by their
  * normaliser, so the sum is the gradient of L = L_sol + alpha_ch * L_ch). The reference model's log-probs of the
- * same tokens come from {@link referenceLogprobs}.
+ * same tokens come from {@link referenceLogprobs}. Rows whose prompts share a long prefix (the challenger's Box 1
+ * text) compute it once per micro-batch (src/model/prefix-graph.ts).
  */
+import { sharedPrefixLength } from '../generate/generator.ts';
 import { ModelEngine, padBatch } from '../model/engine.ts';
 import type { LossSpec } from '../model/graphs.ts';
 import { POLICY_INPUTS } from '../rl/losses.ts';
@@ -32,13 +34,48 @@ export interface PolicyGradient {
   tokens: number;
 }
 
+/** Prompt prefixes shorter than this are not worth a separate shared-prefix graph. */
+const MIN_SHARED_PREFIX = 32;
+/** Shared prefixes are cut down to a multiple of this, so prompts that differ a little share compiled graphs. */
+const PREFIX_BUCKET = 16;
+
+/**
+ * How a micro-batch is laid out: with a shared prompt prefix (the challenger's Box 1 text up to the task) it is
+ * computed once per micro-batch and the rows hold the rest; `at(r, k)` is the column of row r's sampled token k in
+ * the log-prob matrix of width `width(T)`.
+ */
+interface Layout {
+  prefix: number[];
+  row(r: { promptIds: number[]; tokens: number[] }): number[];
+  at(r: { promptIds: number[] }, k: number): number;
+  width(T: number): number;
+}
+
+/** The layout for these rows: a shared prefix when their prompts share at least MIN_SHARED_PREFIX tokens. */
+function layoutOf(rows: { promptIds: number[] }[], sharePrefix: boolean): Layout {
+  const P = sharePrefix && rows.length > 1 ? Math.floor(sharedPrefixLength(rows.map((r) => r.promptIds)) / PREFIX_BUCKET) * PREFIX_BUCKET : 0;
+  if (P < MIN_SHARED_PREFIX) {
+    // entry t of the plain graph predicts token t + 1
+    return { prefix: [], row: (r) => [...r.promptIds, ...r.tokens], at: (r, k) => r.promptIds.length + k - 1, width: (T) => T - 1 };
+  }
+  // entry t of the shared-prefix graph predicts row token t
+  return { prefix: rows[0].promptIds.slice(0, P), row: (r) => [...r.promptIds.slice(P), ...r.tokens], at: (r, k) => r.promptIds.length - P + k, width: (T) => T };
+}
+
 /** log pi_ref of each row's sampled tokens, from the frozen reference engine, in micro-batches. */
-export async function referenceLogprobs(ref: ModelEngine, rows: { promptIds: number[]; tokens: number[] }[], microBatch: number): Promise<number[][]> {
+export async function referenceLogprobs(
+  ref: ModelEngine,
+  rows: { promptIds: number[]; tokens: number[] }[],
+  microBatch: number,
+  sharePrefix = true,
+): Promise<number[][]> {
   const out: number[][] = [];
+  const layout = layoutOf(rows, sharePrefix);
   for (let i = 0; i < rows.length; i += microBatch) {
     const chunk = rows.slice(i, i + microBatch);
-    const lps = await ref.logprobs(chunk.map((r) => [...r.promptIds, ...r.tokens]));
-    chunk.forEach((r, j) => out.push(lps[j].slice(r.promptIds.length) as number[]));
+    const seqs = chunk.map(layout.row);
+    const lps = layout.prefix.length ? await ref.logprobsShared(layout.prefix, seqs) : await ref.logprobs(seqs);
+    chunk.forEach((r, j) => out.push(r.tokens.map((_, k) => lps[j][layout.at(r, k) + (layout.prefix.length ? 0 : 1)] as number)));
   }
   return out;
 }
@@ -56,13 +93,12 @@ export function accumulateGrads(total: Map<string, Float32Array>, grads: Map<str
 }
 
 /** Loss inputs of one micro-batch: per-row advantage and KL coefficient, per-token mask and reference log-probs. */
-function lossInputs(rows: PolicyRow[], B: number, T: number) {
-  const W = T - 1; // entry t predicts token t+1
+function lossInputs(rows: PolicyRow[], B: number, W: number, layout: Layout) {
   const mask = new Float32Array(B * W);
   const ref = new Float32Array(B * W);
   rows.forEach((r, b) => {
     r.tokens.forEach((_, k) => {
-      const at = b * W + r.promptIds.length + k - 1;
+      const at = b * W + layout.at(r, k);
       mask[at] = 1;
       ref[at] = r.refLogprobs[k];
     });
@@ -77,7 +113,8 @@ function lossInputs(rows: PolicyRow[], B: number, T: number) {
 
 /**
  * Forward + backward of the policy loss over all rows; gradients summed over micro-batches of `microBatch` rows,
- * into `grads` (e.g. another role's gradients of the same step) or a fresh map.
+ * into `grads` (e.g. another role's gradients of the same step) or a fresh map. `sharePrefix` false always uses
+ * the plain graph (the reference the shared-prefix path is tested against).
  */
 export async function policyGradient(
   engine: ModelEngine,
@@ -85,19 +122,23 @@ export async function policyGradient(
   loss: LossSpec,
   microBatch: number,
   grads = new Map<string, Float32Array>(),
+  sharePrefix = true,
 ): Promise<PolicyGradient> {
   let total = 0;
   let logpDiff = 0;
   let tokens = 0;
+  const layout = layoutOf(rows, sharePrefix);
   for (let i = 0; i < rows.length; i += microBatch) {
     const chunk = rows.slice(i, i + microBatch);
-    const batch = padBatch(chunk.map((r) => [...r.promptIds, ...r.tokens]), engine.cfg.vocabSize);
-    const step = await engine.trainStep(batch, loss, lossInputs(chunk, batch.B, batch.T));
+    const batch = padBatch(chunk.map(layout.row), engine.cfg.vocabSize);
+    const W = layout.width(batch.T);
+    const inputs = lossInputs(chunk, batch.B, W, layout);
+    const step = layout.prefix.length ? await engine.trainStepShared(layout.prefix, batch, loss, inputs) : await engine.trainStep(batch, loss, inputs);
     total += step.loss;
     accumulateGrads(grads, step.grads);
     chunk.forEach((r, b) => {
       r.tokens.forEach((_, k) => {
-        const lp = step.logprobs[b * (batch.T - 1) + r.promptIds.length + k - 1];
+        const lp = step.logprobs[b * W + layout.at(r, k)];
         logpDiff = Math.max(logpDiff, Math.abs(lp - r.samplerLogprobs[k]));
       });
       tokens += r.tokens.length;
