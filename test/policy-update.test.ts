@@ -59,3 +59,25 @@ test('a shared prompt prefix computed once gives the loss, gradients and log-pro
   assert.equal(refShared.length, rows().reduce((n, r) => n + r.tokens.length, 0));
   assert.ok(d < 1e-4, `reference log-probs differ by ${d}`);
 });
+
+test('LoRA: the policy shares the frozen base arrays with the reference, and the optimizer keeps state for adapters only', async () => {
+  const { initLora, loraShapes } = await import('../src/model/lora.ts');
+  const { AdamW } = await import('../src/optim/adamw.ts');
+  const lora = { rank: 2, alpha: 4, targets: ['q_proj', 'down_proj'] as ('q_proj' | 'down_proj')[] };
+  const reference = new ModelEngine(cfg, loadModelWeights(dir, cfg).weights, runtime, 'ref');
+  const weights = new Map([...reference.weights, ...initLora(cfg, lora, 1)]); // as src/train/lsp.ts builds the policy
+  const policy = new ModelEngine(cfg, weights, runtime, 'lora-policy', lora);
+  const before = new Map([...reference.weights].map(([n, d]) => [n, Float32Array.from(d)]));
+  const opt = new AdamW({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 });
+  const g = await policyGradient(policy, rows(), policyLoss('reward'), 3);
+  opt.step(policy.weights, g.grads);
+  const adapters = [...loraShapes(cfg, lora).keys()].sort();
+  assert.deepEqual([...g.grads.keys()].sort(), adapters, 'gradients for the adapters only');
+  assert.deepEqual([...opt.state.m.keys()].sort(), adapters, 'first moments for the adapters only');
+  assert.deepEqual([...opt.state.v.keys()].sort(), adapters, 'second moments for the adapters only');
+  for (const [name, data] of reference.weights) {
+    assert.equal(policy.weights.get(name), data, `${name}: the policy holds the reference's array itself, not a copy`);
+    assert.deepEqual(data, before.get(name), `${name}: the frozen base did not move`);
+  }
+  assert.ok(adapters.some((n) => policy.weights.get(n)!.some((x, i) => x !== initLora(cfg, lora, 1).get(n)![i])), 'the adapters moved');
+});
