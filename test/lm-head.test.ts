@@ -72,3 +72,54 @@ test('head log-probs: finite differences, chunked and kept, with only one input 
   });
   console.log(`  h only ${d1.toExponential(2)}, W only ${d2.toExponential(2)}`);
 });
+
+test('at the Llama-3 vocabulary (128,256) the chunked train and log-prob graphs equal the full logits + host log-softmax', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { buildRealModelFolder } = await import('../scripts/make-real-model.ts');
+  const { loadModelConfig } = await import('../src/model/config.ts');
+  const { loadModelWeights } = await import('../src/model/folder.ts');
+  const { ModelEngine, padBatch } = await import('../src/model/engine.ts');
+  const { weightedNll } = await import('../src/model/graphs.ts');
+  const { KEEP_LOGITS_LIMIT } = await import('../src/model/lm-head.ts');
+  const { Runtime } = await import('../src/runtime/runtime.ts');
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'selfplay-head-')), 'model');
+  const rt = new Runtime({ threads: 2 });
+  try {
+    buildRealModelFolder({ shape: 'tiny', tokenizer: 'llama3', out: dir, seed: 3 });
+    const cfg = loadModelConfig(dir);
+    const engine = new ModelEngine(cfg, loadModelWeights(dir, cfg).weights, rt, 'head-128k');
+    const V = cfg.vocabSize;
+    const B = 2;
+    const T = 144; // B * (T - 1) * V is above KEEP_LOGITS_LIMIT: the head is chunked and recomputed
+    assert.ok(B * (T - 1) * V > KEEP_LOGITS_LIMIT);
+    const seqs = Array.from({ length: B }, (_, b) => Array.from({ length: T - 3 * b }, (_, t) => (b * 7919 + t * 104729 + 17) % V));
+    const { batch, logits } = await engine.logits(seqs);
+    const n = B * (T - 1);
+    const step = await engine.trainStep(batch, weightedNll, { token_weights: { data: new Float32Array(n).fill(1 / n), dims: [B, T - 1] } });
+    const plain = await engine.logprobs(seqs);
+    let worstTrain = 0;
+    let worstPlain = 0;
+    seqs.forEach((seq, b) => {
+      for (let t = 1; t < seq.length; t++) {
+        const row = logits.subarray((b * batch.T + t - 1) * V, (b * batch.T + t) * V);
+        let m = -Infinity;
+        for (let v = 0; v < V; v++) m = Math.max(m, row[v]);
+        let sum = 0;
+        for (let v = 0; v < V; v++) sum += Math.exp(row[v] - m);
+        const expected = row[seq[t]] - m - Math.log(sum);
+        worstTrain = Math.max(worstTrain, Math.abs(step.logprobs[b * (batch.T - 1) + t - 1] - expected));
+        worstPlain = Math.max(worstPlain, Math.abs((plain[b][t] as number) - expected));
+      }
+    });
+    console.log(`  V=${V}: train graph max abs diff ${worstTrain.toExponential(2)}, log-prob graph ${worstPlain.toExponential(2)}`);
+    assert.ok(worstTrain < 1e-4 && worstPlain < 1e-4, `log-probs differ from host log-softmax by ${worstTrain}, ${worstPlain}`);
+    const gradEmbed = step.grads.get('model.embed_tokens.weight')!;
+    assert.equal(gradEmbed.length, V * cfg.hiddenSize);
+    assert.ok(gradEmbed.every(Number.isFinite), 'the embedding/head gradient is finite');
+  } finally {
+    await rt.release();
+    fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+  }
+});
