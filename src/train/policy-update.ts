@@ -6,7 +6,7 @@
  * text) compute it once per micro-batch (src/model/prefix-graph.ts).
  */
 import { sharedPrefixLength } from '../generate/generator.ts';
-import { ModelEngine, padBatch } from '../model/engine.ts';
+import { ModelEngine, padBatch, T_BUCKET } from '../model/engine.ts';
 import type { LossSpec } from '../model/graphs.ts';
 import { POLICY_INPUTS } from '../rl/losses.ts';
 
@@ -71,10 +71,11 @@ export async function referenceLogprobs(
 ): Promise<number[][]> {
   const out: number[][] = [];
   const layout = layoutOf(rows, sharePrefix);
+  const longest = Math.max(...rows.map((r) => layout.row(r).length)); // every micro-batch padded alike: one graph
   for (let i = 0; i < rows.length; i += microBatch) {
     const chunk = rows.slice(i, i + microBatch);
     const seqs = chunk.map(layout.row);
-    const lps = layout.prefix.length ? await ref.logprobsShared(layout.prefix, seqs) : await ref.logprobs(seqs);
+    const lps = layout.prefix.length ? await ref.logprobsShared(layout.prefix, seqs, longest) : await ref.logprobs(seqs, longest);
     chunk.forEach((r, j) => out.push(r.tokens.map((_, k) => lps[j][layout.at(r, k) + (layout.prefix.length ? 0 : 1)] as number)));
   }
   return out;
@@ -128,9 +129,10 @@ export async function policyGradient(
   let logpDiff = 0;
   let tokens = 0;
   const layout = layoutOf(rows, sharePrefix);
+  const longest = Math.max(...rows.map((r) => layout.row(r).length)); // every micro-batch padded alike: one graph
   for (let i = 0; i < rows.length; i += microBatch) {
     const chunk = rows.slice(i, i + microBatch);
-    const batch = padBatch(chunk.map(layout.row), engine.cfg.vocabSize);
+    const batch = padBatch(chunk.map(layout.row), engine.cfg.vocabSize, T_BUCKET, longest);
     const W = layout.width(batch.T);
     const inputs = lossInputs(chunk, batch.B, W, layout);
     const step = layout.prefix.length ? await engine.trainStepShared(layout.prefix, batch, loss, inputs) : await engine.trainStep(batch, loss, inputs);
