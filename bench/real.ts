@@ -122,3 +122,42 @@ export async function measureRealGrpo(threads: number, rounds: number, log: (s: 
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+/** What the real section needs from bench/run.ts. */
+export interface RealSectionContext {
+  threads: number;
+  quick: boolean;
+  json: Record<string, unknown>;
+  out: (s: string) => void;
+  log: (s: string) => void;
+  /** Runs the interleaved train-step comparison of the shape `real` and returns its median ratio (null: no anchor). */
+  trainShape: (name: string) => Promise<{ ratio: number | null } | null>;
+}
+
+const sig = (x: number | null) => (x === null || !Number.isFinite(x) ? null : Number(x.toPrecision(4)));
+
+/** The real-size section: GRPO iteration, rollouts vs llama.cpp, train step vs PyTorch, peak RSS, in that order. */
+export async function realSection({ threads, quick, json, out, log, trainShape }: RealSectionContext): Promise<void> {
+  out(`\nreal size: ${REAL_SHAPE} body, Llama-3 vocabulary (128,256), random weights\n`);
+  const grpo = await measureRealGrpo(threads, 1, log);
+  const parts = Object.entries(grpo.split).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  out(`GRPO iteration (N=8, G=4, 128 new tokens, LoRA rank 16): ${grpo.seconds.toFixed(1)} s = ${parts}; ${grpo.compiles} graphs compiled in the timed iteration; peak RSS so far ${grpo.peakRssMb.toFixed(0)} MB\n`);
+  json.real_grpo_iteration_s = sig(grpo.seconds);
+  json.real_grpo_iteration_split = Object.fromEntries(Object.entries(grpo.split).map(([k, v]) => [k, sig(v)]));
+  json.real_grpo_steady_state_compiles = grpo.compiles;
+  json.real_grpo_peak_rss_mb = sig(grpo.peakRssMb);
+  const r = await measureRealRollout(threads, quick ? 2 : 3, log);
+  const ratio = r.peer === null ? null : r.withReuse / r.peer;
+  out(
+    `rollout (32 rows x 32 sampled tokens): ours ${r.withReuse.toFixed(1)} tok/s, ` +
+      (r.peer === null ? `llama.cpp peer missing: ${r.peerMissing}\n` : `llama.cpp ${r.peer.toFixed(1)} tok/s, ratio ${ratio!.toFixed(2)} (goal >= 1.5)\n  peer: ${r.peerDescription}\n`),
+  );
+  json.real_rollout_tokens_per_s = sig(r.withReuse);
+  json.real_rollout_llamacpp_tokens_per_s = sig(r.peer);
+  json.real_rollout_ratio_vs_llamacpp = ratio === null ? 'peer missing' : sig(ratio);
+  const step = await trainShape('real');
+  if (step) out(`real train step ratio ${step.ratio === null ? 'anchor missing' : step.ratio.toFixed(3)} (goal <= 0.7)\n`);
+  const peak = process.resourceUsage().maxRSS / 1024;
+  json.real_peak_rss_mb = sig(peak);
+  out(`real peak RSS ${peak.toFixed(0)} MB\n`);
+}

@@ -35,7 +35,7 @@ import { trainStepFlops } from './flops.ts';
 import { GEMM_SHAPE, GemmBench } from './gemm.ts';
 import { measureRollout } from './rollout.ts';
 import { measureLspIteration } from './lsp.ts';
-import { measureRealGrpo, measureRealRollout, REAL_BATCH, REAL_SHAPE, realHfConfig } from './real.ts';
+import { REAL_BATCH, REAL_SHAPE, realHfConfig, realSection } from './real.ts';
 
 /** Rounds of the real-size train step (one step per engine per round; at least 5 for the median). */
 const REAL_ROUNDS = 5;
@@ -665,40 +665,9 @@ async function main(): Promise<void> {
       json.lsp_steady_state_compiles = lsp.compiles;
     }
   }
-  if (has('real')) await realSection(opts, json, out, log, trainShape);
+  if (has('real')) await realSection({ threads: THREADS, quick: opts.quick, json, out, log, trainShape: (name) => trainShape(name, 'real_') });
   json.anchor = versions.length ? `pytorch ${[...new Set(versions)].join(',')}` : 'missing';
   if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
-}
-
-/** The real-size section (bench/real.ts): GRPO iteration, rollouts vs llama.cpp, train step vs PyTorch, peak RSS. */
-async function realSection(
-  opts: Options,
-  json: Record<string, unknown>,
-  out: (s: string) => void,
-  log: (s: string) => void,
-  trainShape: (name: string, prefix: string) => Promise<Summary | null>,
-): Promise<void> {
-  out(`\nreal size: ${REAL_SHAPE} body, Llama-3 vocabulary (128,256), random weights\n`);
-  const grpo = await measureRealGrpo(THREADS, 1, log);
-  const parts = Object.entries(grpo.split).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-  out(`GRPO iteration (N=8, G=4, 128 new tokens, LoRA rank 16): ${grpo.seconds.toFixed(1)} s = ${parts}; ${grpo.compiles} graphs compiled in the timed iteration; peak RSS so far ${grpo.peakRssMb.toFixed(0)} MB\n`);
-  json.real_grpo_iteration_s = sig(grpo.seconds);
-  json.real_grpo_iteration_split = Object.fromEntries(Object.entries(grpo.split).map(([k, v]) => [k, sig(v)]));
-  json.real_grpo_steady_state_compiles = grpo.compiles;
-  json.real_grpo_peak_rss_mb = sig(grpo.peakRssMb);
-  const r = await measureRealRollout(THREADS, opts.quick ? 2 : 3, log);
-  const ratio = r.peer === null ? null : r.withReuse / r.peer;
-  out(
-    `rollout (32 rows x 32 sampled tokens): ours ${r.withReuse.toFixed(1)} tok/s, ` +
-      (r.peer === null ? `llama.cpp peer missing: ${r.peerMissing}\n` : `llama.cpp ${r.peer.toFixed(1)} tok/s, ratio ${ratio!.toFixed(2)} (goal >= 1.5)\n  peer: ${r.peerDescription}\n`),
-  );
-  json.real_rollout_tokens_per_s = sig(r.withReuse);
-  json.real_rollout_llamacpp_tokens_per_s = sig(r.peer);
-  json.real_rollout_ratio_vs_llamacpp = ratio === null ? 'peer missing' : sig(ratio);
-  const step = await trainShape('real', 'real_');
-  if (step) out(`real train step ratio ${step.ratio === null ? 'anchor missing' : step.ratio.toFixed(3)} (goal <= 0.7)\n`);
-  json.real_peak_rss_mb = sig(process.resourceUsage().maxRSS / 1024);
-  out(`real peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
 }
 
 main().then(
