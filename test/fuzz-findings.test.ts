@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { InputError, JudgeError } from '../src/errors.ts';
+import { InputError, JudgeError, ModelFormatError } from '../src/errors.ts';
+import { readSafetensorsHeader } from '../src/model/safetensors.ts';
 import { firstChoiceContent } from '../src/rewards/chat-client.ts';
 import { overridesFromFlags } from '../src/rl/config-flags.ts';
 import { loadConfigFile, resolveConfig } from '../src/rl/config.ts';
@@ -28,7 +29,7 @@ function refuses(fn: () => unknown, cls: new (...a: never[]) => Error, message: 
 test('config: an unknown key with a newline or 600 characters is quoted on one short line', () => {
   refuses(() => resolveConfig({ 'a\nb': 1 }, {}, { fileName: 'c.yaml' }), InputError, /^c\.yaml: unknown setting "a\\nb"$/);
   const long = 'k'.repeat(600);
-  refuses(() => resolveConfig({ [long]: 1 }, {}, { fileName: 'c.yaml' }), InputError, new RegExp(`^c\\.yaml: unknown setting "k{80}\\.\\.\\."$`));
+  refuses(() => resolveConfig({ [long]: 1 }, {}, { fileName: 'c.yaml' }), InputError, /^c\.yaml: unknown setting "k{79}\.\.\.$/);
 });
 
 test('config: a mapping nested 20,000 deep is one line, not a RangeError', () => {
@@ -56,6 +57,15 @@ test("judge client: a response body 'null' or with newlines is a one-line JudgeE
   assert.equal(firstChoiceContent('{"choices": [{"message": {"content": "ok"}}]}', 'http://j/v1'), 'ok');
 });
 
+test('safetensors: a tensor name with a newline is quoted on one line', () => {
+  const file = path.join(tmp, 'newline.safetensors');
+  const header = Buffer.from('{"a\\nb": 1}');
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(header.length));
+  fs.writeFileSync(file, Buffer.concat([prefix, header]));
+  refuses(() => readSafetensorsHeader(file), ModelFormatError, /newline\.safetensors: tensor "a\\nb": header entry is not an object$/);
+});
+
 test('HTTP schema: values echoed in errors are short (a 100,000-character role is not sent back)', () => {
-  refuses(() => parseCompletionRequest({ messages: [{ role: 'x'.repeat(100_000), content: 'hi' }] }, 'm'), InputError, /^messages\[0\]\.role: .*got "x{40}"\.\.\. \(100000 characters\)$/);
+  refuses(() => parseCompletionRequest({ messages: [{ role: 'x'.repeat(100_000), content: 'hi' }] }, 'm'), InputError, /^messages\[0\]\.role: .*got "x{79}\.\.\.$/);
 });

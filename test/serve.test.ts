@@ -76,7 +76,7 @@ test('request validation: defaults, and errors naming the field', () => {
     [{ messages: [{ role: 'user', content: 'x' }], n: 0 }, /^n: must be an integer in \[1, 16\]/, 'n'],
     [{ messages: [{ role: 'user', content: 'x' }], stop: ['a', 'b', 'c', 'd', 'e'] }, /^stop: must be/, 'stop'],
     [{ messages: [{ role: 'user', content: 'x' }], top_p: 0 }, /^top_p: must be a number in \(0, 1\]/, 'top_p'],
-    [[1, 2], /^body: must be a JSON object, got a list$/, 'body'],
+    [[1, 2], /^body: must be a JSON object, got \[1,2\]$/, 'body'],
   ];
   for (const [body, message, param] of cases) {
     assert.throws(() => parseCompletionRequest(body, 'm'), (e: Error & { param?: string | null }) => message.test(e.message) && e.param === param, JSON.stringify(body));

@@ -11,6 +11,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
+import { brief } from '../util/brief.ts';
 import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../prompts/paper.ts';
 import { loraConfigSchema } from '../model/lora.ts';
 import { FAMILY_NAMES } from '../world/types.ts';
@@ -151,9 +152,6 @@ function knownKeysAt(pathParts: readonly PropertyKey[]): string[] {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
-/** A key as the user wrote it, quoted on one line (escapes for newlines) and cut at 80 characters. */
-const quoted = (key: string) => JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}...` : key);
-
 /** One line per problem, each naming the source and the field. */
 function describeIssues(source: string, error: z.ZodError): string {
   return error.issues
@@ -161,7 +159,7 @@ function describeIssues(source: string, error: z.ZodError): string {
       const where = issue.path.join('.');
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeysAt(issue.path);
-        return issue.keys.map((k) => `${source}: unknown setting ${quoted(`${where ? `${where}.` : ''}${k}`)}${suggestion(k, known)}`).join('\n');
+        return issue.keys.map((k) => `${source}: unknown setting ${brief(`${where ? `${where}.` : ''}${k}`)}${suggestion(k, known)}`).join('\n');
       }
       return `${source}: ${where || '(top level)'}: ${issue.message}`;
     })
@@ -173,7 +171,7 @@ function checkLayer(source: string, layer: unknown): Layer {
   if (layer === undefined || layer === null) return {};
   if (!isPlainObject(layer)) throw new InputError(`${source}: expected a mapping of settings, got ${Array.isArray(layer) ? 'a list' : typeof layer}`);
   const deep = deeperThan(layer, MAX_DEPTH);
-  if (deep !== null) throw new InputError(`${source}: ${deep ? quoted(deep) : "(top level)"}: nested deeper than ${MAX_DEPTH} levels; no setting is`);
+  if (deep !== null) throw new InputError(`${source}: ${deep ? brief(deep) : '(top level)'}: nested deeper than ${MAX_DEPTH} levels; no setting is`);
   const clean = dropUndefined(layer);
   const result = trainConfigSchema.safeParse(clean);
   if (!result.success) throw new InputError(describeIssues(source, result.error));

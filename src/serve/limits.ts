@@ -5,7 +5,8 @@
  */
 import type http from 'node:http';
 import type { Tokenizer } from '../model/tokenizer.ts';
-import { describe, RequestError } from './protocol.ts';
+import { brief } from '../util/brief.ts';
+import { RequestError } from './protocol.ts';
 
 /** Default largest request body: a full 128k-token context of text fits several times over. */
 export const DEFAULT_MAX_BODY_BYTES = 2 << 20;
@@ -15,7 +16,7 @@ export function checkContentType(header: string | undefined): void {
   const [type, ...params] = (header ?? '').split(';').map((s) => s.trim().toLowerCase());
   const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
   if (type === 'application/json' && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) return;
-  const got = header === undefined ? 'none' : describe(header);
+  const got = header === undefined ? 'none' : brief(header);
   throw new RequestError(`content-type: must be application/json, got ${got}`, 'content-type', 415, 'unsupported_media_type');
 }
 

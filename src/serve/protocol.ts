@@ -3,6 +3,7 @@
  * names the field, returned in OpenAI's error shape `{"error": {"message", "type", "param", "code"}}`.
  */
 import { InputError } from '../errors.ts';
+import { brief } from '../util/brief.ts';
 import type { ChatMessage } from '../model/tokenizer.ts';
 
 /** A request the server refuses; `status` and `param` go into the HTTP response. */
@@ -47,21 +48,12 @@ interface NumberRule {
   text: string;
 }
 
-/** A short, safe description of a JSON value for an error message (never the whole value; never throws). */
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}... (${v.length} characters)` : JSON.stringify(v);
-  if (typeof v === 'object') return 'an object';
-  return String(v);
-}
-
 /** The number in `body[field]` checked against `rule`; each way to fail has its own reason. Absent/null: undefined. */
 function numberField(body: Record<string, unknown>, field: string, rule: NumberRule): number | undefined {
   const v = body[field];
   if (v === undefined || v === null) return undefined;
   const fail = (why: string) => new RequestError(`${field}: must be ${rule.text}; ${why}`, field);
-  if (typeof v !== 'number') throw fail(`got ${typeof v === 'string' ? 'the string ' : ''}${describe(v)}`);
+  if (typeof v !== 'number') throw fail(`got ${typeof v === 'string' ? 'the string ' : ''}${brief(v)}`);
   if (!Number.isFinite(v)) throw fail(`the number is out of range: it overflows a double (reads as ${v}, not finite)`);
   if (rule.integer && !Number.isInteger(v)) throw fail(`got ${v}, not an integer`);
   if (Math.abs(v) > MAX_EXACT && rule.integer) {
@@ -95,7 +87,7 @@ function parseMessages(v: unknown): ChatMessage[] {
     if (typeof m !== 'object' || m === null) throw new RequestError(`${where}: must be an object {role, content}`, where);
     const { role, content } = m as { role?: unknown; content?: unknown };
     if (typeof role !== 'string' || !ROLES.has(role)) {
-      throw new RequestError(`${where}.role: must be one of ${[...ROLES].join(', ')}, got ${describe(role)}`, `${where}.role`);
+      throw new RequestError(`${where}.role: must be one of ${[...ROLES].join(', ')}, got ${brief(role)}`, `${where}.role`);
     }
     return { role: role === 'developer' ? 'system' : role, content: messageContent(content, where) };
   });
@@ -112,15 +104,15 @@ function parseStop(v: unknown): string[] {
 
 /** Checks a parsed JSON body against the fields the server supports; `servedModel` is the one model it serves. */
 export function parseCompletionRequest(body: unknown, servedModel: string): CompletionRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(`body: must be a JSON object, got ${describe(body)}`, 'body');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(`body: must be a JSON object, got ${brief(body)}`, 'body');
   const b = body as Record<string, unknown>;
   if (b.model !== undefined && b.model !== servedModel) {
-    throw new RequestError(`model: this server serves "${servedModel}", not ${describe(b.model)}`, 'model', 404, 'model_not_found');
+    throw new RequestError(`model: this server serves "${servedModel}", not ${brief(b.model)}`, 'model', 404, 'model_not_found');
   }
   const tokens: NumberRule = { min: 1, max: MAX_EXACT, integer: true, text: 'a positive integer' };
   const maxTokens = numberField(b, 'max_completion_tokens', tokens) ?? numberField(b, 'max_tokens', tokens);
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') {
-    throw new RequestError(`stream: must be a boolean, got ${describe(b.stream)}`, 'stream');
+    throw new RequestError(`stream: must be a boolean, got ${brief(b.stream)}`, 'stream');
   }
   return {
     messages: parseMessages(b.messages),
