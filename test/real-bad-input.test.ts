@@ -112,3 +112,17 @@ test('train --chat-template FILE: LSP runs on the template-less folder; the trai
   const samples = fs.readFileSync(path.join(run, 'samples.jsonl'), 'utf8').trim().split('\n');
   assert.equal(samples.length, 2);
 });
+
+test('a chat template that does not parse: one line naming its file, at load (serve) and before the run folder (train)', async () => {
+  const broken = path.join(root, 'broken.jinja');
+  fs.writeFileSync(broken, '{% for m in messages %}{{ m.content }}');
+  const pattern = new RegExp(`${broken.replace(/[/.]/g, '\\$&')}: chat_template: `);
+  const serve = await selfplay('serve', '--model', noTemplate, '--chat-template', broken, '--port', '0', '--threads', '1');
+  assert.equal(serve.code, 1);
+  assertOneLine(serve.stderr, pattern);
+  const out = path.join(root, 'run-broken-template');
+  const t = await selfplay('train', '--model', noTemplate, '--chat-template', broken, '--out', out, '--threads', '1', '--quiet');
+  assert.equal(t.code, 1);
+  assertOneLine(t.stderr, pattern);
+  assert.ok(!fs.existsSync(out), 'nothing written');
+});
