@@ -15,6 +15,8 @@ import { readJsonl } from '../src/train/run-folder.ts';
 export interface LspBench {
   seconds: number;
   split: Record<string, number>;
+  /** Graphs compiled during the timed iterations. */
+  compiles: number;
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
@@ -23,15 +25,20 @@ export async function measureLspIteration(modelDir: string, threads: number, rou
   if (!fs.existsSync(path.join(modelDir, 'config.json'))) return `no model at ${modelDir}`;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lsp-'));
   try {
-    const config = resolveConfig({ model: modelDir, out, iterations: 1 + rounds, N: 8, G: 4, mode: 'lsp', quiet: true, checkpointEvery: 1000 });
+    const config = resolveConfig({ model: modelDir, out, iterations: 1 + rounds, N: 8, G: 4, mode: 'lsp', quiet: true, checkpointEvery: 1000, checkpointMinutes: 0 });
     const runtime = new Runtime({ threads });
-    await train(runSettings(config, runtime, threads));
+    const settings = runSettings(config, runtime, threads);
+    settings.evalEvery = 1; // the compile count after each iteration joins its metrics line
+    settings.periodicEval = async () => ({ 'bench/compiles': Runtime.processCompiles });
+    await train(settings);
     await runtime.release();
-    const timed = readJsonl(path.join(out, 'metrics.jsonl')).slice(1);
+    const all = readJsonl(path.join(out, 'metrics.jsonl'));
+    const timed = all.slice(1);
     const stages = Object.keys(timed[0]).filter((k) => k.startsWith('time/'));
     const split = Object.fromEntries(stages.map((k) => [k.slice(5), median(timed.map((m) => m[k] as number))]));
     const seconds = median(timed.map((m) => stages.reduce((a, k) => a + (m[k] as number), 0)));
-    return { seconds, split };
+    const compiles = (all.at(-1)!['bench/compiles'] as number) - (all[0]['bench/compiles'] as number);
+    return { seconds, split, compiles };
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }

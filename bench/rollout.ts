@@ -25,10 +25,29 @@ const PROMPT_TOKENS = 300;
 /** A warm-up run of this many new tokens compiles the same graphs (same cache size) at a third of the cost. */
 const WARMUP_TOKENS = 21;
 
+/** The work of one rollout measurement (the default: 32 x 64 new tokens after a 300-token shared prompt). */
+export interface RolloutWork {
+  rows: number;
+  newTokens: number;
+  promptTokens: number;
+  /** Also time generation without prefix reuse. */
+  withoutReuse: boolean;
+}
+
+export const DEFAULT_WORK: RolloutWork = { rows: ROWS, newTokens: NEW_TOKENS, promptTokens: PROMPT_TOKENS, withoutReuse: true };
+
+/** A model to measure: its label, config and weights. */
+export interface RolloutModel {
+  label: string;
+  cfg: LlamaConfig;
+  weights: Map<string, Float32Array>;
+}
+
 export interface RolloutResult {
   model: string;
   /** Median generated tokens/s over the rounds. */
   withReuse: number;
+  /** NaN when not measured. */
   withoutReuse: number;
   /** Median generated tokens/s of the llama.cpp peer on the same work, or null (see peerMissing). */
   peer: number | null;
@@ -68,7 +87,7 @@ function randomWeights(cfg: LlamaConfig): Map<string, Float32Array> {
   return weights;
 }
 
-function loadModel(defaultDir: string): { label: string; cfg: LlamaConfig; weights: Map<string, Float32Array> } {
+export function loadModel(defaultDir: string): RolloutModel {
   if (fs.existsSync(path.join(defaultDir, 'config.json'))) {
     const cfg = parseModelConfig(JSON.parse(fs.readFileSync(path.join(defaultDir, 'config.json'), 'utf8')), defaultDir);
     return { label: 'models/default', cfg, weights: loadModelWeights(defaultDir, cfg).weights };
@@ -83,27 +102,34 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Warms up both modes, then `rounds` interleaved timed runs of each. */
-export async function measureRollout(defaultDir: string, threads: number, rounds: number, log: (s: string) => void): Promise<RolloutResult> {
-  const { label, cfg, weights } = loadModel(defaultDir);
+/** Warms up both modes, then `rounds` interleaved timed runs of each (and of the peer). */
+export async function measureRollout(
+  model: string | RolloutModel,
+  threads: number,
+  rounds: number,
+  log: (s: string) => void,
+  work: RolloutWork = DEFAULT_WORK,
+): Promise<RolloutResult> {
+  const { label, cfg, weights } = typeof model === 'string' ? loadModel(model) : model;
   const runtime = new Runtime({ threads });
   try {
     const generator = new Generator(new ModelEngine(cfg, weights, runtime, 'bench-rollout'));
     const rng = new Rng(2);
-    const shared = Array.from({ length: PROMPT_TOKENS }, () => rng.int(0, cfg.vocabSize - 1));
-    const prompts = Array.from({ length: ROWS }, () => [...shared]);
+    const shared = Array.from({ length: work.promptTokens }, () => rng.int(0, cfg.vocabSize - 1));
+    const prompts = Array.from({ length: work.rows }, () => [...shared]);
     const run = async (reusePrefix: boolean, maxNewTokens: number, seed: number): Promise<number> => {
       const t0 = performance.now();
       const out = await generator.generate(prompts, { temperature: 1, topP: 1, topK: 0, maxNewTokens, seed, eosIds: [], reusePrefix });
       const tokens = out.reduce((n, g) => n + g.tokens.length, 0);
       return tokens / ((performance.now() - t0) / 1000);
     };
-    log(`[rollout] ${label}: V=${cfg.vocabSize} C=${cfg.hiddenSize} L=${cfg.numLayers}; ${ROWS} rows x ${NEW_TOKENS} new tokens, ${PROMPT_TOKENS}-token shared prompt; warming up`);
-    await run(true, WARMUP_TOKENS, 0);
-    await run(false, WARMUP_TOKENS, 0);
+    log(`[rollout] ${label}: V=${cfg.vocabSize} C=${cfg.hiddenSize} L=${cfg.numLayers}; ${work.rows} rows x ${work.newTokens} new tokens, ${work.promptTokens}-token shared prompt; warming up`);
+    const warmup = Math.min(WARMUP_TOKENS, work.newTokens);
+    await run(true, warmup, 0);
+    if (work.withoutReuse) await run(false, warmup, 0);
     let peer: Peer | undefined;
     let peerMissing: string | null = null;
-    const peerStarted = await startPeer({ cfg, weights, threads, rows: ROWS, maxTokens: PROMPT_TOKENS + NEW_TOKENS, prompt: shared, log });
+    const peerStarted = await startPeer({ cfg, weights, threads, rows: work.rows, maxTokens: work.promptTokens + work.newTokens, prompt: shared, log });
     if (typeof peerStarted === 'string') peerMissing = peerStarted;
     else peer = peerStarted;
     /** One peer run; a failure drops the peer (reason in peerMissing) instead of failing the bench. */
@@ -124,9 +150,9 @@ export async function measureRollout(defaultDir: string, threads: number, rounds
     try {
       if (peer) log(`[rollout] llama.cpp peer: ${peer.description}`);
       for (let r = 0; r < rounds; r++) {
-        reuse.push(await run(true, NEW_TOKENS, r + 1));
-        noReuse.push(await run(false, NEW_TOKENS, r + 1));
-        const rate = await runPeer(NEW_TOKENS, r + 1);
+        reuse.push(await run(true, work.newTokens, r + 1));
+        noReuse.push(work.withoutReuse ? await run(false, work.newTokens, r + 1) : NaN);
+        const rate = await runPeer(work.newTokens, r + 1);
         if (rate !== null) peerRates.push(rate);
         const peerText = peer ? `, llama.cpp ${peerRates[r].toFixed(0)} tok/s` : '';
         log(`[rollout] round ${r + 1}/${rounds}: prefix reuse ${reuse[r].toFixed(0)} tok/s, no reuse ${noReuse[r].toFixed(0)} tok/s${peerText}`);

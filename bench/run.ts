@@ -35,12 +35,16 @@ import { trainStepFlops } from './flops.ts';
 import { GEMM_SHAPE, GemmBench } from './gemm.ts';
 import { measureRollout } from './rollout.ts';
 import { measureLspIteration } from './lsp.ts';
+import { REAL_BATCH, REAL_SHAPE, realHfConfig, realSection } from './real.ts';
+
+/** Rounds of the real-size train step (one step per engine per round; at least 5 for the median). */
+const REAL_ROUNDS = 5;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The anchor's interpreter; SELFPLAY_BENCH_PYTHON overrides it (e.g. to check the anchor-missing path). */
 const PYTHON = process.env.SELFPLAY_BENCH_PYTHON || '/usr/bin/python3';
 const ANCHOR_SCRIPT = path.join(ROOT, 'bench', 'torch_anchor.py');
-const ANCHOR_START_TIMEOUT_MS = 60_000;
+const ANCHOR_START_TIMEOUT_MS = 300_000; // the real size builds 180M parameters and runs a warm-up step first
 const ANCHOR_STEP_TIMEOUT_MS = 300_000;
 /** Threads for both engines: ORT intra-op threads for ours, OpenBLAS threads (torch intra-op 1) for the anchor. */
 const THREADS = 2;
@@ -57,14 +61,20 @@ interface Options {
   rounds: number;
   steps: number;
   shapes: string[];
+  /** Which parts run: train (train steps vs PyTorch), rollout, lsp, real (the real-size section). */
+  sections: string[];
+  /** Fewer rounds everywhere (a smoke run; its ratios are noisier). */
+  quick: boolean;
   /** Timed rollout runs per mode (0 skips the rollout bench). */
   rolloutRounds: number;
 }
 
 const KNOWN_SHAPES = ['llama-ref', 'default'];
+const SECTIONS = ['train', 'rollout', 'lsp', 'real'];
+const USAGE = `usage: npm run bench -- [--json] [--quick] [--sections ${SECTIONS.join(',')}] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}] [--rollout-rounds R]`;
 
 function usage(msg: string): never {
-  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}] [--rollout-rounds R]\n`);
+  process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
   process.exit(2);
 }
 
@@ -85,6 +95,8 @@ function parseOptions(): Options {
         steps: { type: 'string' },
         shapes: { type: 'string' },
         'rollout-rounds': { type: 'string' },
+        sections: { type: 'string' },
+        quick: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -94,18 +106,23 @@ function parseOptions(): Options {
     usage((e as Error).message);
   }
   if (values.help) {
-    process.stdout.write(`usage: npm run bench -- [--json] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}] [--rollout-rounds R]\n`);
+    process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
   const shapes = (values.shapes ?? KNOWN_SHAPES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   if (shapes.length === 0) usage('--shapes is empty');
   for (const s of shapes) if (!KNOWN_SHAPES.includes(s)) usage(`unknown shape ${JSON.stringify(s)}; known: ${KNOWN_SHAPES.join(', ')}`);
+  const sections = (values.sections ?? SECTIONS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of sections) if (!SECTIONS.includes(s)) usage(`unknown section ${JSON.stringify(s)}; known: ${SECTIONS.join(', ')}`);
+  const quick = values.quick ?? false;
   return {
     json: values.json ?? false,
-    rounds: positiveInt('rounds', values.rounds, 8),
-    steps: positiveInt('steps', values.steps, 3),
+    rounds: positiveInt('rounds', values.rounds, quick ? 5 : 8),
+    steps: positiveInt('steps', values.steps, quick ? 2 : 3),
     shapes: [...new Set(shapes)],
-    rolloutRounds: values['rollout-rounds'] === '0' ? 0 : positiveInt('rollout-rounds', values['rollout-rounds'], 3),
+    rolloutRounds: values['rollout-rounds'] === '0' ? 0 : positiveInt('rollout-rounds', values['rollout-rounds'], quick ? 2 : 3),
+    sections,
+    quick,
   };
 }
 
@@ -163,7 +180,7 @@ class AnchorError extends Error {}
 interface AnchorHandle {
   torchVersion: string;
   /** K timed train steps; returns once the process has gone idle again (see `settle`). */
-  steps(k: number): Promise<{ ms: number[]; loss: number }>;
+  steps(k: number): Promise<{ ms: number[]; optMs: number[]; loss: number }>;
   quit(): Promise<void>;
 }
 
@@ -202,10 +219,10 @@ async function startAnchor(hfConfig: Record<string, unknown>, batch: number, seq
     async steps(k) {
       child.stdin.write(`step ${k}\n`);
       const line = await io.next(ANCHOR_STEP_TIMEOUT_MS, `no answer to "step ${k}" within ${ANCHOR_STEP_TIMEOUT_MS / 1000} s`);
-      const reply = JSON.parse(line) as { ms?: number[]; loss?: number; error?: string };
+      const reply = JSON.parse(line) as { ms?: number[]; opt_ms?: number[]; loss?: number; error?: string };
       if (!Array.isArray(reply.ms) || reply.ms.length !== k) throw new AnchorError(`bad reply to "step ${k}": ${line.slice(0, 200)}`);
       await settle(child.pid);
-      return { ms: reply.ms, loss: Number(reply.loss) };
+      return { ms: reply.ms, optMs: reply.opt_ms ?? [], loss: Number(reply.loss) };
     },
     async quit() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -310,6 +327,9 @@ class LineChannel {
 
 interface ShapeSpec {
   name: string;
+  /** Rounds x steps per engine, when the shape sets its own (the real size: 1 step per round). */
+  rounds?: number;
+  steps?: number;
   /** HF-style config dict: parsed by us, sent as is to the anchor. */
   hf: Record<string, unknown>;
   cfg: LlamaConfig;
@@ -335,6 +355,10 @@ const DEFAULT_MODEL_DIR = path.join(ROOT, 'models', 'default');
 /** The shape, or the reason it is skipped. */
 function shapeSpec(name: string): ShapeSpec | string {
   if (name === 'llama-ref') return { name, hf: LLAMA_REF_HF, cfg: parseModelConfig(LLAMA_REF_HF, 'llama-ref'), B, T };
+  if (name === 'real') {
+    const hf = realHfConfig();
+    return { name, hf, cfg: parseModelConfig(hf, REAL_SHAPE), ...REAL_BATCH, rounds: REAL_ROUNDS, steps: 1 };
+  }
   if (!fs.existsSync(DEFAULT_MODEL_DIR)) return 'default model not built yet; skipped';
   const file = path.join(DEFAULT_MODEL_DIR, 'config.json');
   const hf = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
@@ -409,6 +433,7 @@ interface ShapeResult {
   flops: ReturnType<typeof trainStepFlops>;
   ours: OurStepTimes[];
   anchorMs: number[];
+  anchorOptMs: number[];
   anchorVersion: string | null;
   anchorMissing: string | null;
   anchorLoss: number | null;
@@ -439,19 +464,23 @@ async function runShape(spec: ShapeSpec, opts: Options, log: (s: string) => void
 
     const oursAll: OurStepTimes[] = [];
     const anchorAll: number[] = [];
+    const anchorOptAll: number[] = [];
+    const nRounds = spec.rounds ?? opts.rounds;
+    const nSteps = spec.steps ?? opts.steps;
     const rounds: RoundStat[] = [];
     let anchorLoss: number | null = null;
-    for (let r = 0; r < opts.rounds; r++) {
+    for (let r = 0; r < nRounds; r++) {
       const oursRound: OurStepTimes[] = [];
       let anchorRound: number[] = [];
       const runOurs = async () => {
-        for (let k = 0; k < opts.steps; k++) oursRound.push(await ours.step());
+        for (let k = 0; k < nSteps; k++) oursRound.push(await ours.step());
       };
       const runAnchor = async () => {
         if (!anchor) return;
         try {
-          const reply = await anchor.steps(opts.steps);
+          const reply = await anchor.steps(nSteps);
           anchorRound = reply.ms;
+          anchorOptAll.push(...reply.optMs);
           anchorLoss = reply.loss;
         } catch (e) {
           anchorMissing = `failed in round ${r + 1}: ${(e as Error).message}`;
@@ -478,7 +507,7 @@ async function runShape(spec: ShapeSpec, opts: Options, log: (s: string) => void
       const adamMed = median(oursRound.map((s) => s.adam));
       const anchorText = anchorMed === null ? 'pytorch -' : `pytorch ${anchorMed.toFixed(1)} ms, ratio ${ratio!.toFixed(3)}`;
       log(
-        `${tag} round ${r + 1}/${opts.rounds}: ours ${oursMed.toFixed(1)} ms (graph ${graphMed.toFixed(1)} + adam ${adamMed.toFixed(1)}), ` +
+        `${tag} round ${r + 1}/${nRounds}: ours ${oursMed.toFixed(1)} ms (graph ${graphMed.toFixed(1)} + adam ${adamMed.toFixed(1)}), ` +
           `${anchorText}, gemm ${g.toFixed(1)} GFLOP/s${r % 2 ? ' (pytorch first)' : ''}`,
       );
     }
@@ -489,6 +518,7 @@ async function runShape(spec: ShapeSpec, opts: Options, log: (s: string) => void
       flops,
       ours: oursAll,
       anchorMs: ok ? anchorAll : [],
+      anchorOptMs: ok ? anchorOptAll : [],
       anchorVersion,
       anchorMissing,
       anchorLoss: ok ? anchorLoss : null,
@@ -540,7 +570,8 @@ function table(r: ShapeResult, s: Summary, opts: Options): string {
   };
   const perRound = (pick: (x: OurStepTimes) => number) => {
     const out: number[] = [];
-    for (let i = 0; i < r.rounds.length; i++) out.push(median(r.ours.slice(i * opts.steps, (i + 1) * opts.steps).map(pick)));
+    const k = r.spec.steps ?? opts.steps;
+    for (let i = 0; i < r.rounds.length; i++) out.push(median(r.ours.slice(i * k, (i + 1) * k).map(pick)));
     return out;
   };
   const rows: [string, string, string, string][] = [
@@ -558,7 +589,7 @@ function table(r: ShapeResult, s: Summary, opts: Options): string {
     `${name}: ${cfg.architecture} V=${cfg.vocabSize} C=${cfg.hiddenSize} I=${cfg.intermediateSize} L=${cfg.numLayers} ` +
     `H=${cfg.numHeads} KV=${cfg.numKvHeads} D=${cfg.headDim}; B=${b} T=${t}; ` +
     `${(r.flops.linearParams / 1e6).toFixed(2)}M linear params, ${(r.flops.total / 1e9).toFixed(2)} GFLOP/step (matmul, fwd+bwd)\n` +
-    `  ${opts.rounds} rounds x ${opts.steps} steps per engine, threads ${THREADS}; ` +
+    `  ${r.rounds.length} rounds x ${r.spec.steps ?? opts.steps} steps per engine, threads ${THREADS}; ` +
     `anchor: ${r.anchorMissing ? `missing (${r.anchorMissing})` : `pytorch ${r.anchorVersion}`}; ` +
     `our first step (compile) ${r.compileMs.toFixed(0)} ms; last loss ours ${lastLoss.toFixed(4)}, pytorch ${f(r.anchorLoss, 4)}\n`;
   const w0 = Math.max(...rows.map((x) => x[0].length));
@@ -590,21 +621,24 @@ async function main(): Promise<void> {
   }
   const json: Record<string, unknown> = {};
   const versions: string[] = [];
-  for (const name of opts.shapes) {
+  const has = (section: string) => opts.sections.includes(section);
+  const trainShape = async (name: string, prefix: string): Promise<Summary | null> => {
     const spec = shapeSpec(name);
     if (typeof spec === 'string') {
       out(`${spec}\n`);
-      continue;
+      return null;
     }
     const result = await runShape(spec, opts, log);
     const summary = summarize(result);
     out(`\n${table(result, summary, opts)}`);
     if (result.anchorMissing) out(`PyTorch anchor missing: ${result.anchorMissing}\n`);
     else if (result.anchorVersion) versions.push(result.anchorVersion);
-    Object.assign(json, jsonKeys(name === 'llama-ref' ? '' : `${name}_`, summary));
-  }
-  json.anchor = versions.length ? `pytorch ${[...new Set(versions)].join(',')}` : 'missing';
-  if (opts.rolloutRounds > 0) {
+    Object.assign(json, jsonKeys(prefix, summary));
+    if (result.anchorOptMs.length) json[`${prefix}pytorch_step_optimizer_ms`] = sig(median(result.anchorOptMs));
+    return summary;
+  };
+  if (has('train')) for (const name of opts.shapes) await trainShape(name, name === 'llama-ref' ? '' : `${name}_`);
+  if (has('rollout') && opts.rolloutRounds > 0) {
     const r = await measureRollout(DEFAULT_MODEL_DIR, THREADS, opts.rolloutRounds, log);
     const peerText =
       r.peer === null
@@ -620,16 +654,19 @@ async function main(): Promise<void> {
     json.rollout_ratio_vs_llamacpp = r.peer === null ? 'peer missing' : sig(r.withReuse / r.peer);
     json.rollout_llamacpp_tokens_per_s = sig(r.peer);
   }
-  if (opts.rolloutRounds > 0) {
+  if (has('lsp') && opts.rolloutRounds > 0) {
     const lsp = await measureLspIteration(DEFAULT_MODEL_DIR, THREADS, opts.rolloutRounds);
     if (typeof lsp === 'string') out(`\nLSP iteration: skipped (${lsp})\n`);
     else {
       const parts = Object.entries(lsp.split).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-      out(`\nLSP iteration (N=8, G=4, lsp mode, default model): ${lsp.seconds.toFixed(2)} s (target <= 10) = ${parts}\n`);
+      out(`\nLSP iteration (N=8, G=4, lsp mode, default model): ${lsp.seconds.toFixed(2)} s (goal <= 3) = ${parts}; ${lsp.compiles} graphs compiled in the timed iterations\n`);
       json.lsp_iteration_s = sig(lsp.seconds);
       json.lsp_iteration_split = Object.fromEntries(Object.entries(lsp.split).map(([k, v]) => [k, sig(v)]));
+      json.lsp_steady_state_compiles = lsp.compiles;
     }
   }
+  if (has('real')) await realSection({ threads: THREADS, quick: opts.quick, json, out, log, trainShape: (name) => trainShape(name, 'real_') });
+  json.anchor = versions.length ? `pytorch ${[...new Set(versions)].join(',')}` : 'missing';
   if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
 }
 

@@ -13,7 +13,8 @@ Builds a float32 Llama/Qwen2 model (random init), a random [B,T] batch with an
 all-ones attention mask, AdamW(lr 1e-4, weight_decay 0.1) and grad clipping at
 1.0, runs one warm-up step, prints {"ready": true, "torch": ..., "threads": n},
 then serves stdin commands, one per line:
-  step K  -> K train steps; prints {"ms": [per-step wall ms], "loss": last loss}
+  step K  -> K train steps; prints {"ms": [per-step wall ms], "opt_ms": [of which
+             clipping + AdamW], "loss": last loss}
   quit    -> exit
 """
 
@@ -69,14 +70,15 @@ def main() -> int:
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.1)
 
-    def train_step() -> float:
+    def train_step() -> tuple:
         opt.zero_grad(set_to_none=True)
         logits = model(ids, attention_mask)
         loss = masked_ce_loss(logits, ids, attention_mask)
         loss.backward()
+        t0 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        return loss.item()
+        return loss.item(), (time.perf_counter() - t0) * 1000.0
 
     train_step()  # warm-up
     emit({"ready": True, "torch": torch.__version__, "threads": _THREADS,
@@ -91,12 +93,14 @@ def main() -> int:
         if parts[0] == "step":
             k = int(parts[1]) if len(parts) > 1 else 1
             ms = []
+            opt_ms = []
             loss = float("nan")
             for _ in range(k):
                 t0 = time.perf_counter()
-                loss = train_step()
+                loss, o = train_step()
                 ms.append((time.perf_counter() - t0) * 1000.0)
-            emit({"ms": ms, "loss": loss})
+                opt_ms.append(o)
+            emit({"ms": ms, "opt_ms": opt_ms, "loss": loss})
         else:
             emit({"error": f"unknown command {parts[0]!r}"})
     return 0

@@ -72,6 +72,22 @@ for (const variant of ['llama-gqa', 'qwen2-bias', 'llama-tied-mha']) {
     assert.ok(worst <= 1e-4, `max relative difference ${worst}`);
   });
 }
+test('the cache grows past its first 64 slots (shared prefix kept apart) without changing the tokens or log-probs', async () => {
+  const engine = engineFor('llama-gqa');
+  const gen = new Generator(engine);
+  const long = [prompts[2], [...prompts[2].slice(0, 8), 50, 51]];
+  const opts = { temperature: 0, topP: 1, topK: 0, maxNewTokens: 70, seed: 1, eosIds: [] };
+  const out = await gen.generate(long, opts);
+  const compiled = runtime.compiles.total;
+  assert.deepEqual((await gen.generate(long, opts)).map((g) => g.tokens), out.map((g) => g.tokens));
+  assert.equal(runtime.compiles.total, compiled, 'the same generation again compiles no graph');
+  assert.deepEqual(out[0].tokens, await greedyWithoutCache(engine, long[0], opts.maxNewTokens), 'row 0 vs recomputation');
+  const full = await engine.logprobs(long.map((p, b) => [...p, ...out[b].tokens]));
+  let worst = 0;
+  out.forEach((g, b) => (worst = Math.max(worst, maxRelDiff(g.logprobs, full[b].slice(long[b].length) as number[]))));
+  console.log(`  grown cache: sampler vs training log-probs, max rel diff ${worst.toExponential(2)}`);
+  assert.ok(worst <= 1e-4, `max relative difference ${worst}`);
+});
 
 test('sampling is reproducible by seed, and EOS and stop conditions end rows', async () => {
   const engine = engineFor('llama-gqa');

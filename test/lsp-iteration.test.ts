@@ -71,18 +71,27 @@ async function spiedIteration(mode: Mode) {
   const policy = ChatModel.load(model, runtime, 'model');
   const reference = ChatModel.load(model, runtime, 'model');
   const calls: Call[] = [];
-  const trainStep = policy.engine.trainStep.bind(policy.engine);
-  policy.engine.trainStep = async (batch: PaddedBatch, loss, inputs: Record<string, HostTensor>, trainable) => {
-    const result = await trainStep(batch, loss, inputs, trainable);
-    const W1 = batch.T - 1;
+  const record = (batch: PaddedBatch, inputs: Record<string, HostTensor>, grads: Map<string, Float32Array>, W1: number) => {
     const mask = [...inputs[POLICY_INPUTS.tokenMask].data as Float32Array];
     calls.push({
       B: batch.B,
       advantages: [...inputs[POLICY_INPUTS.advantages].data as Float32Array],
       klCoef: [...inputs[POLICY_INPUTS.klCoef].data as Float32Array],
       maskRows: Array.from({ length: batch.B }, (_, b) => mask.slice(b * W1, (b + 1) * W1).reduce((a, v) => a + v, 0)),
-      grads: new Map([...result.grads].map(([n, g]) => [n, Float32Array.from(g)])), // copied: buffers may be reused
+      grads: new Map([...grads].map(([n, g]) => [n, Float32Array.from(g)])), // copied: buffers may be reused
     });
+  };
+  const trainStep = policy.engine.trainStep.bind(policy.engine);
+  policy.engine.trainStep = async (batch: PaddedBatch, loss, inputs: Record<string, HostTensor>, trainable) => {
+    const result = await trainStep(batch, loss, inputs, trainable);
+    record(batch, inputs, result.grads, batch.T - 1); // entry t predicts token t + 1
+    return result;
+  };
+  // rows whose prompts share a long prefix (the challenger's Box 1 text) go through the shared-prefix graph
+  const trainStepShared = policy.engine.trainStepShared.bind(policy.engine);
+  policy.engine.trainStepShared = async (prefix: number[], batch: PaddedBatch, loss, inputs: Record<string, HostTensor>, trainable) => {
+    const result = await trainStepShared(prefix, batch, loss, inputs, trainable);
+    record(batch, inputs, result.grads, batch.T); // entry t predicts row token t
     return result;
   };
   let judged = 0;

@@ -34,3 +34,16 @@ test('over the memory budget, least recently used sessions are released, one per
   assert.deepEqual([1, 2, 3, 4, 5, 6, 7].filter((k) => roomy.has(`scale-${k}`)), [3, 4, 5, 6, 7], 'the count bound still holds');
   await roomy.release();
 });
+
+test('compiles are counted per key; a cached key is not compiled again', async () => {
+  const r = new Runtime({ threads: 1 });
+  await compileScale(r, 3);
+  await compileScale(r, 3);
+  await compileScale(r, 4);
+  assert.equal(r.compiles.total, 2);
+  assert.deepEqual([...r.compiles.perKey], [['scale-3', 1], ['scale-4', 1]]);
+  await r.release();
+  await compileScale(r, 3);
+  assert.equal(r.compiles.perKey.get('scale-3'), 2, 'a released key compiles again, and that is counted');
+  await r.release();
+});

@@ -11,7 +11,7 @@ import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts
 import { overridesFromFlags } from '../rl/config-flags.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { train } from '../train/lsp.ts';
-import { claimRunFolder, prepareRunFolder, readJson } from '../train/run-folder.ts';
+import { claimRunFolder, prepareRunFolder, readJson, writeJsonAtomic } from '../train/run-folder.ts';
 import { runSettings } from '../train/settings.ts';
 
 export interface TrainFlags extends Record<string, unknown> {
@@ -32,7 +32,7 @@ function runConfig(flags: TrainFlags): TrainConfig {
   const changed = Object.keys(overrides).filter((k) => !allowed.has(k));
   if (changed.length) throw new InputError(`--resume: only --iterations, --quiet, --guard and --on-collapse may change a run; got ${changed.map((k) => `--${k}`).join(', ')}`);
   const file = path.join(flags.resume, 'config.json');
-  if (!fs.existsSync(file)) throw new InputError(`--resume ${flags.resume}: no config.json; is this a run folder?`);
+  if (!fs.existsSync(file)) throw new InputError(`--resume ${flags.resume}: no config.json; not a run folder, or a run stopped before it began (start it again with --out ${flags.resume})`);
   return resolveConfig(readJson(file), { ...overrides, out: flags.resume }, { fileName: file });
 }
 
@@ -46,6 +46,7 @@ function claimTrainFolder(config: TrainConfig, resume: boolean): void {
   };
   const { continuing } = claimRunFolder(config.out, { kind: 'train', intent: resume ? 'resume' : 'new', flag: resume ? '--resume' : '--out', reads });
   prepareRunFolder(config.out, 'train', continuing);
+  if (!continuing) writeJsonAtomic(path.join(config.out, 'config.json'), config); // a new run: nothing to choose first
 }
 
 export async function trainCommand(flags: TrainFlags): Promise<void> {

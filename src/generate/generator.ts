@@ -1,18 +1,21 @@
 /**
- * Batched generation with a fixed-capacity key/value cache held on the host.
+ * Batched generation with a key/value cache held on the host.
  *
  * 1. A prefix shared by every prompt (the challenger's Box 1 text, the judge's Box 3 text) is prefilled once for
- *    one row, and its keys/values are copied into every row's cache.
+ *    one row; its keys/values stay a separate one-row context that every row's attention reads (never copied
+ *    into the rows' caches, read once per step instead of once per row).
  * 2. Each row's remaining prompt tokens are prefilled together (right-padded).
  * 3. Decode: one token per row per step until EOS, a stop condition or the token budget.
  * Each step runs the extend graph, which returns only the new keys/values; the host writes them into the cache.
+ * The cache grows in steps of S_BUCKET slots as rows fill it (a step's cost is proportional to its slots), so
+ * each cache size is one compiled graph, shared by every later call.
  */
 import { InputError } from '../errors.ts';
 import type { ModelEngine } from '../model/engine.ts';
 import type { HostTensor } from '../runtime/runtime.ts';
 import { MASKED, ropeTables } from '../tensor/index.ts';
 import { Rng } from '../util/rng.ts';
-import { buildExtendGraph, cacheName, newKvName } from './graphs.ts';
+import { buildExtendGraph, cacheName, newKvName, PREFIX_BIAS, prefixName } from './graphs.ts';
 import { checkSamplingParams, sampleToken, type SamplingParams } from './sampler.ts';
 
 export interface GenerateOptions extends SamplingParams {
@@ -46,16 +49,32 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** Host key/value cache: per layer, K and V buffers [B, K, S, D]; row b holds `length[b]` filled slots. */
 class KvCache {
-  readonly k: Float32Array[] = [];
-  readonly v: Float32Array[] = [];
+  k: Float32Array[] = [];
+  v: Float32Array[] = [];
   readonly length: number[];
 
-  constructor(readonly layers: number, readonly B: number, readonly K: number, readonly S: number, readonly D: number) {
+  constructor(readonly layers: number, readonly B: number, readonly K: number, public S: number, readonly D: number) {
     for (let l = 0; l < layers; l++) {
       this.k.push(new Float32Array(B * K * S * D));
       this.v.push(new Float32Array(B * K * S * D));
     }
     this.length = new Array(B).fill(0);
+  }
+
+  /** Re-allocates to `S` slots (>= every row's length), keeping the filled slots. */
+  resize(S: number): void {
+    const { B, K, D } = this;
+    const copy = (old: Float32Array) => {
+      const next = new Float32Array(B * K * S * D);
+      for (let bh = 0; bh < B * K; bh++) {
+        const n = this.length[Math.floor(bh / K)] * D;
+        next.set(old.subarray(bh * this.S * D, bh * this.S * D + n), bh * S * D);
+      }
+      return next;
+    };
+    this.k = this.k.map(copy);
+    this.v = this.v.map(copy);
+    this.S = S;
   }
 
   /** Writes rows of new keys/values [Bn, K, N, D] (row r of them -> cache row `rows[r]`), `counts[r]` tokens each. */
@@ -97,14 +116,13 @@ export class Generator {
     const cfg = this.engine.cfg;
     const B = prompts.length;
     const longest = Math.max(...prompts.map((p) => p.length));
-    const S = roundUp(longest + opts.maxNewTokens, S_BUCKET);
-    const cache = new KvCache(cfg.numLayers, B, cfg.numKvHeads, S, cfg.headDim);
-    const rope = ropeTables([...Array(S).keys()], cfg.headDim, cfg.ropeTheta);
-    const prefix = opts.reusePrefix === false ? 0 : sharedPrefixLength(prompts);
+    const rope = ropeTables([...Array(longest + opts.maxNewTokens).keys()], cfg.headDim, cfg.ropeTheta);
+    const P = opts.reusePrefix === false ? 0 : sharedPrefixLength(prompts);
     opts.signal?.throwIfAborted();
-    if (prefix > 0) await this.prefillShared(prompts[0].slice(0, prefix), cache, rope);
+    const prefix = P > 0 ? await this.prefillShared(prompts[0].slice(0, P), rope) : undefined;
+    const cache = new KvCache(cfg.numLayers, B, cfg.numKvHeads, roundUp(longest - P + 1, S_BUCKET), cfg.headDim);
     const rows = [...Array(B).keys()];
-    let logprobs = await this.extend(cache, rope, rows, prompts.map((p) => p.slice(prefix)));
+    let logprobs = await this.extend(cache, rope, rows, prompts.map((p) => p.slice(P)), prefix);
     const rng = new Rng(opts.seed);
     const out: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const live = new Set(rows);
@@ -124,50 +142,46 @@ export class Generator {
       }
       if (live.size === 0 || step === opts.maxNewTokens - 1) break;
       opts.signal?.throwIfAborted();
-      logprobs = await this.extend(cache, rope, rows, next.map((t) => [t]));
+      const needed = Math.max(...cache.length) + 1;
+      if (needed > cache.S) cache.resize(roundUp(needed, S_BUCKET));
+      logprobs = await this.extend(cache, rope, rows, next.map((t) => [t]), prefix);
     }
     return out;
   }
 
-  /** Prefills `prefix` once (a one-row cache) and copies its keys/values into every row of `cache`. */
-  private async prefillShared(prefix: number[], cache: KvCache, rope: Rope): Promise<void> {
+  /** Prefills `prefix` once, as a one-row cache that later calls attend to as a shared context. */
+  private async prefillShared(prefix: number[], rope: Rope): Promise<KvCache> {
     const cfg = this.engine.cfg;
-    const one = new KvCache(cfg.numLayers, 1, cache.K, roundUp(prefix.length, S_BUCKET), cache.D);
+    const one = new KvCache(cfg.numLayers, 1, cfg.numKvHeads, roundUp(prefix.length, S_BUCKET), cfg.headDim);
     await this.extend(one, rope, [0], [prefix]);
-    const { K, D } = cache;
-    for (let l = 0; l < cfg.numLayers; l++) {
-      for (let b = 0; b < cache.B; b++) {
-        for (let h = 0; h < K; h++) {
-          const src = (h * one.S) * D;
-          const dst = ((b * K + h) * cache.S) * D;
-          cache.k[l].set(one.k[l].subarray(src, src + prefix.length * D), dst);
-          cache.v[l].set(one.v[l].subarray(src, src + prefix.length * D), dst);
-        }
-      }
-    }
-    cache.length.fill(prefix.length);
+    return one;
   }
 
   /**
    * Runs the extend graph for `tokens[r]` appended to cache row r (all rows of the cache, in order), writes the
    * new keys/values into the cache, and returns the next-token log-probs [B, V] after each row's last token.
    */
-  private async extend(cache: KvCache, rope: Rope, rows: number[], tokens: number[][]): Promise<Float32Array> {
+  private async extend(cache: KvCache, rope: Rope, rows: number[], tokens: number[][], prefix?: KvCache): Promise<Float32Array> {
     const cfg = this.engine.cfg;
     const { B, S, D } = cache;
     const counts = tokens.map((t) => t.length);
     const N = counts.every((c) => c === 1) ? 1 : roundUp(Math.max(...counts), N_BUCKET);
     const R = cfg.numHeads / cfg.numKvHeads;
-    const feeds: Record<string, HostTensor> = { ...this.engine.paramFeeds(), ...cache.feeds() };
+    const empty = cache.length.every((l) => l === 0); // a prefill: no cache slots to attend to
+    const feeds: Record<string, HostTensor> = { ...this.engine.paramFeeds(), ...(empty ? {} : cache.feeds()) };
+    if (prefix) Object.assign(feeds, prefixFeeds(prefix));
     feeds.input_ids = { data: BigInt64Array.from(tokens.flatMap((t) => padTo(t, N).map(BigInt))), dims: [B, N] };
-    const { cos, sin } = rowRope(rope, cache.length, N, D);
+    const offset = prefix?.length[0] ?? 0;
+    const { cos, sin } = rowRope(rope, cache.length.map((l) => l + offset), N, D);
     feeds.rope_cos = { data: cos, dims: [B, N, D] };
     feeds.rope_sin = { data: sin, dims: [B, N, D] };
-    feeds.cache_bias = { data: cacheBias(cache.length, S), dims: [B, 1, 1, S] };
+    if (!empty) feeds.cache_bias = { data: cacheBias(cache.length, S), dims: [B, 1, 1, S] };
     feeds.new_bias = { data: newTokenBias(counts, N, R), dims: [B, 1, R * N, N] };
     feeds.last_index = { data: BigInt64Array.from(counts.map((c) => BigInt(c - 1))), dims: [B] };
-    const key = `${this.engine.graphTag}/extend/B${B}/N${N}/S${S}`;
-    const session = await this.engine.runtime.compile(key, () => buildExtendGraph(cfg, B, N, S, this.engine.lora));
+    const P = prefix?.S ?? 0;
+    const slots = empty ? 0 : S;
+    const key = `${this.engine.graphTag}/extend/B${B}/N${N}/S${slots}/P${P}`;
+    const session = await this.engine.runtime.compile(key, () => buildExtendGraph(cfg, B, N, slots, this.engine.lora, P));
     const out = await session.run(feeds);
     for (let l = 0; l < cfg.numLayers; l++) {
       cache.append(l, out[newKvName(l, 'k')].data as Float32Array, out[newKvName(l, 'v')].data as Float32Array, N, rows, counts);
@@ -175,6 +189,18 @@ export class Generator {
     cache.advance(rows, counts);
     return out.logprobs.data as Float32Array;
   }
+}
+
+/** A one-row cache as the shared-prefix context of the extend graph. */
+function prefixFeeds(prefix: KvCache): Record<string, HostTensor> {
+  const f: Record<string, HostTensor> = {};
+  const dims = [1, prefix.K, prefix.S, prefix.D];
+  for (let l = 0; l < prefix.layers; l++) {
+    f[prefixName(l, 'k')] = { data: prefix.k[l], dims };
+    f[prefixName(l, 'v')] = { data: prefix.v[l], dims };
+  }
+  f[PREFIX_BIAS] = { data: cacheBias(prefix.length, prefix.S), dims: [1, 1, 1, prefix.S] };
+  return f;
 }
 
 /** How many leading ids of the embedding may be sampled. */

@@ -6,7 +6,7 @@ import { InputError } from '../errors.ts';
 import type { CompiledGraph, HostTensor, Runtime } from '../runtime/runtime.ts';
 import { expectedParamShapes, type LlamaConfig } from './config.ts';
 import { type LoraConfig, loraShapes } from './lora.ts';
-import { buildPrefixTrainGraph, PREFIX_IDS } from './prefix-graph.ts';
+import { buildPrefixLogprobsGraph, buildPrefixTrainGraph, PREFIX_IDS } from './prefix-graph.ts';
 import { ATTENTION_MASK, buildLogitsGraph, buildLogprobsGraph, buildTrainGraph, INPUT_IDS, type LossSpec } from './graphs.ts';
 
 /** Sequence-length buckets are multiples of this, so nearby lengths share one compiled graph. */
@@ -20,13 +20,16 @@ export interface PaddedBatch {
   lengths: number[];
 }
 
-/** Right-pads sequences (pad id 0, mask 0) to a common bucketed length. */
-export function padBatch(sequences: number[][], vocabSize: number, bucket = T_BUCKET): PaddedBatch {
+/**
+ * Right-pads sequences (pad id 0, mask 0) to a common bucketed length, or to `minLength` rounded up to the bucket
+ * when that is longer (micro-batches of one step padded alike share one compiled graph).
+ */
+export function padBatch(sequences: number[][], vocabSize: number, bucket = T_BUCKET, minLength = 0): PaddedBatch {
   if (sequences.length === 0) throw new InputError('batch: no sequences');
   const lengths = sequences.map((s) => s.length);
   const longest = Math.max(...lengths);
   if (longest < 2) throw new InputError('batch: every sequence is shorter than 2 tokens; nothing to predict');
-  const T = Math.ceil(longest / bucket) * bucket;
+  const T = Math.ceil(Math.max(longest, minLength) / bucket) * bucket;
   const B = sequences.length;
   const ids = new BigInt64Array(B * T);
   const mask = new Float32Array(B * T);
@@ -92,9 +95,9 @@ export class ModelEngine {
     return this.shapes.get(name)!;
   }
 
-  /** log p(token t | tokens < t) for every sequence; the first token of each gets null. */
-  async logprobs(sequences: number[][]): Promise<(number | null)[][]> {
-    const batch = padBatch(sequences, this.cfg.vocabSize);
+  /** log p(token t | tokens < t) for every sequence; the first token of each gets null. `minLength`: see padBatch. */
+  async logprobs(sequences: number[][], minLength = 0): Promise<(number | null)[][]> {
+    const batch = padBatch(sequences, this.cfg.vocabSize, T_BUCKET, minLength);
     const key = `${this.graphTag}/logprobs/B${batch.B}/T${batch.T}`;
     const session = await this.runtime.compile(key, () => buildLogprobsGraph(this.cfg, batch.B, batch.T, this.lora).bytes);
     const { logprobs } = await session.run(this.feeds(batch));
@@ -103,6 +106,22 @@ export class ModelEngine {
       for (let t = 1; t < len; t++) row.push(logprobs.data[b * (batch.T - 1) + t - 1] as number);
       return row;
     });
+  }
+
+  /**
+   * log p(token t | prefix, tokens < t) for sequences that all continue `prefix` (computed once): every entry is
+   * defined, entry 0 being predicted by the prefix's last token.
+   */
+  async logprobsShared(prefix: number[], sequences: number[][], minLength = 0): Promise<number[][]> {
+    const batch = padBatch(sequences, this.cfg.vocabSize, T_BUCKET, minLength);
+    const P = prefix.length;
+    const key = `${this.graphTag}/prefix-logprobs/P${P}/B${batch.B}/T${batch.T}`;
+    const session = await this.runtime.compile(key, () => buildPrefixLogprobsGraph(this.cfg, P, batch.B, batch.T, this.lora).bytes);
+    const feeds = this.feeds(batch);
+    feeds[PREFIX_IDS] = { data: BigInt64Array.from(prefix.map(BigInt)), dims: [1, P] };
+    const { logprobs } = await session.run(feeds);
+    const data = logprobs.data as Float32Array;
+    return batch.lengths.map((len, b) => Array.from(data.subarray(b * batch.T, b * batch.T + len)));
   }
 
   /** Logits [B, T, V] of a padded batch (rows beyond each length are padding). */

@@ -13,10 +13,11 @@
  *   character or byte at a time, split by a custom regex no llama.cpp pre-tokenizer has. It is written as a
  *   byte-level vocabulary with no merges under "llama-bpe", whose `ignore_merges` emits a pre-token that is in the
  *   vocabulary as one token and spells out any other; every single character that is always its own token in the
- *   world tokenizer (everything but letters and space: digits, punctuation, "\n", bytes) is typed USER_DEFINED, and
- *   llama.cpp cuts user-defined tokens out of the text before pre-tokenizing. What remains for its regex is runs of
- *   letters and spaces, which it splits into " word" / "word" exactly where the world regex does (ASCII text; a
- *   non-ASCII letter next to a word, or a NUL byte, can split differently).
+ *   world tokenizer (everything but letters and space: digits, punctuation, "\n", and each byte of a non-ASCII
+ *   character, as a raw byte) is typed USER_DEFINED, and llama.cpp cuts user-defined tokens out of the text before
+ *   pre-tokenizing. What remains for its regex is runs of ASCII letters and spaces, which it splits into " word" /
+ *   "word" exactly where the world regex does. One exception: a NUL byte cannot be a GGUF token text (llama.cpp
+ *   reads them as C strings), so it stays a byte-level character and a word right after a NUL is spelled out.
  *
  * In every kind, added tokens are CONTROL when special and USER_DEFINED otherwise, and ids the vocabulary does not
  * fill (up to the model's vocab_size) are UNUSED `[PADi]` entries, as convert_hf_to_gguf.py writes them.

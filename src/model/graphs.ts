@@ -5,9 +5,9 @@
  * Sequences are right-padded to T. logprobs_B_T1[b, t] = log p(ids[b, t+1] | ids[b, <=t]).
  */
 import { ShapeError } from '../errors.ts';
-import { Graph, grad, mul, neg, reduceSum, slice, type Tensor, tokenLogprobs, toOnnx } from '../tensor/index.ts';
+import { Graph, grad, mul, neg, reduceSum, slice, type Tensor, toOnnx } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
-import { type DeclareOptions, declareParams, llamaHidden, lmHead, type Params } from './llama.ts';
+import { type DeclareOptions, declareParams, headTokenLogprobs, llamaHidden, lmHead, type Params } from './llama.ts';
 import type { LoraConfig } from './lora.ts';
 
 /** Names of the non-parameter inputs every model graph takes. */
@@ -29,9 +29,8 @@ export function modelInputs(g: Graph, B: number, T: number) {
 function nextTokenLogprobs(g: Graph, cfg: LlamaConfig, params: Params, B: number, T: number): Tensor {
   const inputs = modelInputs(g, B, T);
   const hidden_B_T_C = llamaHidden(g, cfg, params, inputs);
-  const logits_B_T1_V = lmHead(cfg, params, slice(hidden_B_T_C, 1, 0, T - 1)); // the last position predicts nothing here
   const targets_B_T1 = slice(inputs.ids_B_T, 1, 1, T);
-  return tokenLogprobs(logits_B_T1_V, targets_B_T1);
+  return headTokenLogprobs(cfg, params, slice(hidden_B_T_C, 1, 0, T - 1), targets_B_T1); // the last position predicts nothing here
 }
 
 /** Graph: parameters + ids + mask -> `logprobs` [B, T-1]. */

@@ -19,11 +19,12 @@ import {
   paddingBias,
   slice,
   type Tensor,
-  tokenLogprobs,
+  toOnnx,
 } from '../tensor/index.ts';
 import type { LlamaConfig } from './config.ts';
+import type { LoraConfig } from './lora.ts';
 import { assembleTrainGraph, type BuiltGraph, type LossSpec, modelInputs } from './graphs.ts';
-import { type AttendFn, type DeclareOptions, declareParams, decoderStack, embed, lmHead, type Params, ropeConstants } from './llama.ts';
+import { type AttendFn, type DeclareOptions, declareParams, decoderStack, embed, headTokenLogprobs, type Params, ropeConstants } from './llama.ts';
 
 export const PREFIX_IDS = 'prefix_ids'; // int64 [1, P]
 
@@ -52,7 +53,14 @@ export function prefixRowLogprobs(g: Graph, cfg: LlamaConfig, params: Params, P:
   const C = cfg.hiddenSize;
   const lastPrefix_B_1_C = expand(slice(prefixHidden_1_P_C, 1, P - 1, P), [B, 1, C]);
   const predictors_B_T_C = concat([lastPrefix_B_1_C, slice(rowHidden_B_T_C, 1, 0, T - 1)], 1);
-  return tokenLogprobs(lmHead(cfg, params, predictors_B_T_C), rows.ids_B_T);
+  return headTokenLogprobs(cfg, params, predictors_B_T_C, rows.ids_B_T);
+}
+
+/** Graph: parameters + prefix_ids [1, P] + rows (input_ids, attention_mask [B, T]) -> `logprobs` [B, T]. */
+export function buildPrefixLogprobsGraph(cfg: LlamaConfig, P: number, B: number, T: number, lora?: LoraConfig): BuiltGraph {
+  const g = new Graph(`prefix_logprobs_P${P}_B${B}_T${T}`);
+  const { params } = declareParams(g, cfg, { lora });
+  return { bytes: toOnnx(g, { logprobs: prefixRowLogprobs(g, cfg, params, P, B, T) }), extraInputs: new Map() };
 }
 
 /** Graph: parameters + prefix_ids [1, P] + rows (input_ids, attention_mask [B, T]) + loss inputs -> loss, grads. */

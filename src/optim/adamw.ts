@@ -2,8 +2,15 @@
  * AdamW (decoupled weight decay, bias correction) with global-norm gradient clipping, on the host parameter
  * store. State (first and second moments) is kept per parameter and can be saved and restored.
  * Matches torch.optim.AdamW preceded by torch.nn.utils.clip_grad_norm_ (which divides by norm + 1e-6).
+ *
+ * The update is one fused pass per tensor (parameter, gradient and moments read once, written once): large tensors
+ * through a WebAssembly SIMD kernel (adamw-simd.ts, float32 like torch), small ones and tails by the scalar loop.
  */
-import { SelfplayError } from '../errors.ts';
+import { invariant, SelfplayError } from '../errors.ts';
+import { adamwSimd, simdAvailable } from './adamw-simd.ts';
+
+/** Tensors of at least this many elements take the SIMD kernel (below, the scalar loop is as fast). */
+export const SIMD_MIN_ELEMENTS = 4096;
 
 export interface AdamWOptions {
   lr: number;
@@ -44,11 +51,11 @@ export class AdamW {
 
   /**
    * One update of `params` in place from `grads` (same names). Returns the gradient norm before clipping.
-   * `lr` overrides the configured rate for this step (schedules).
+   * `lr` overrides the configured rate for this step (schedules); `gradNorm`, when the caller already computed
+   * globalNorm(grads), saves a pass over every gradient.
    */
-  step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr = this.options.lr): { gradNorm: number } {
+  step(params: Map<string, Float32Array>, grads: Map<string, Float32Array>, lr = this.options.lr, gradNorm = globalNorm(grads)): { gradNorm: number } {
     const o = this.options;
-    const gradNorm = globalNorm(grads);
     if (!Number.isFinite(gradNorm)) throw new SelfplayError(`AdamW: gradient norm is ${gradNorm}; refusing to update`);
     const clip = o.maxGradNorm > 0 && Number.isFinite(o.maxGradNorm) ? Math.min(1, o.maxGradNorm / (gradNorm + 1e-6)) : 1;
     const t = ++this.state.step;
@@ -56,7 +63,7 @@ export class AdamW {
     const bc2Sqrt = Math.sqrt(1 - Math.pow(o.beta2, t));
     for (const [name, g] of grads) {
       const p = params.get(name);
-      if (!p || p.length !== g.length) throw new SelfplayError(`AdamW: gradient ${name} has no parameter of its size`);
+      invariant(p && p.length === g.length, `AdamW: gradient ${name} has no parameter of its size`);
       const decay = o.weightDecay > 0 && (o.decays?.(name) ?? true) ? 1 - lr * o.weightDecay : 1;
       const m = this.moment(this.state.m, name, p.length);
       const v = this.moment(this.state.v, name, p.length);
@@ -72,7 +79,7 @@ export class AdamW {
   }
 }
 
-interface UpdateScalars {
+export interface UpdateScalars {
   clip: number;
   decay: number;
   stepSize: number;
@@ -82,13 +89,26 @@ interface UpdateScalars {
   eps: number;
 }
 
-/** The per-element AdamW update of one tensor; scalars hoisted into locals so the loop stays tight. */
-function updateTensor(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: UpdateScalars): void {
+/**
+ * The AdamW update of one tensor: the SIMD kernel over the largest multiple of 4 elements when the tensor is large
+ * (`simd`: 'auto' by size, or forced on or off, for tests), the scalar loop for the rest.
+ */
+export function updateTensor(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: UpdateScalars, simd: 'auto' | boolean = 'auto'): void {
+  const useSimd = simdAvailable && (simd === 'auto' ? p.length >= SIMD_MIN_ELEMENTS : simd);
+  const from = useSimd ? p.length - (p.length % 4) : 0;
+  if (useSimd) {
+    adamwSimd(p, g, m, v, from, { clip: s.clip, b1: s.beta1, b2: s.beta2, stepSize: s.stepSize, invBc2Sqrt: 1 / s.bc2Sqrt, eps: s.eps, decay: s.decay });
+  }
+  scalarUpdate(p, g, m, v, s, from);
+}
+
+/** The per-element update of elements [from, end); scalars hoisted into locals so the loop stays tight. */
+function scalarUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: UpdateScalars, from: number): void {
   const { clip, decay, stepSize, beta1, beta2, eps } = s;
   const oneMinusB1 = 1 - beta1;
   const oneMinusB2 = 1 - beta2;
   const invBc2Sqrt = 1 / s.bc2Sqrt;
-  for (let i = 0; i < p.length; i++) {
+  for (let i = from; i < p.length; i++) {
     const gi = g[i] * clip;
     const mi = beta1 * m[i] + oneMinusB1 * gi;
     const vi = beta2 * v[i] + oneMinusB2 * gi * gi;

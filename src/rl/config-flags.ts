@@ -90,7 +90,7 @@ function convert(f: ConfigFlag, raw: unknown): unknown {
   let value = raw;
   if (typeof raw === 'string' && (f.kind === 'number' || f.kind === 'integer')) {
     value = raw.trim() === '' ? NaN : Number(raw);
-    if (!Number.isFinite(value)) throw new InputError(`${name}: expected a number, got "${raw}"`);
+    if (!Number.isFinite(value)) throw new InputError(`${name}: expected a number, got ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}...` : raw)}`);
   }
   if (typeof raw === 'string' && f.kind === 'tasks' && raw !== 'all' && raw !== 'none') {
     value = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);

@@ -151,6 +151,9 @@ function knownKeysAt(pathParts: readonly PropertyKey[]): string[] {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
+/** A key as the user wrote it, quoted on one line (escapes for newlines) and cut at 80 characters. */
+const quoted = (key: string) => JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}...` : key);
+
 /** One line per problem, each naming the source and the field. */
 function describeIssues(source: string, error: z.ZodError): string {
   return error.issues
@@ -158,7 +161,7 @@ function describeIssues(source: string, error: z.ZodError): string {
       const where = issue.path.join('.');
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeysAt(issue.path);
-        return issue.keys.map((k) => `${source}: unknown setting "${where ? `${where}.` : ''}${k}"${suggestion(k, known)}`).join('\n');
+        return issue.keys.map((k) => `${source}: unknown setting ${quoted(`${where ? `${where}.` : ''}${k}`)}${suggestion(k, known)}`).join('\n');
       }
       return `${source}: ${where || '(top level)'}: ${issue.message}`;
     })
@@ -169,10 +172,27 @@ function describeIssues(source: string, error: z.ZodError): string {
 function checkLayer(source: string, layer: unknown): Layer {
   if (layer === undefined || layer === null) return {};
   if (!isPlainObject(layer)) throw new InputError(`${source}: expected a mapping of settings, got ${Array.isArray(layer) ? 'a list' : typeof layer}`);
+  const deep = deeperThan(layer, MAX_DEPTH);
+  if (deep !== null) throw new InputError(`${source}: ${deep ? quoted(deep) : "(top level)"}: nested deeper than ${MAX_DEPTH} levels; no setting is`);
   const clean = dropUndefined(layer);
   const result = trainConfigSchema.safeParse(clean);
   if (!result.success) throw new InputError(describeIssues(source, result.error));
   return clean;
+}
+
+/** No setting nests deeper than this (sampling.solver.topP is 3; tasks[i].task is 3). */
+const MAX_DEPTH = 8;
+
+/** The path of the first value nested deeper than `max` lists/mappings, or null; iterative (no stack to overflow). */
+function deeperThan(value: unknown, max: number): string | null {
+  const stack: [unknown, string, number][] = [[value, '', 0]];
+  while (stack.length > 0) {
+    const [v, at, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return at;
+    for (const [k, x] of Object.entries(v)) stack.push([x, at ? `${at}.${k}` : k, depth + 1]);
+  }
+  return null;
 }
 
 function dropUndefined(layer: Layer): Layer {
@@ -251,6 +271,20 @@ export function resolveConfig(fileSettings: unknown, flagOverrides: unknown = {}
   };
 }
 
+/** Flow nesting ([ and {) allowed in a YAML file: the yaml package aborts the process (V8 out of memory) at ~16,000. */
+const MAX_FLOW_DEPTH = 64;
+
+/** The deepest nesting of [ and { in `text` (quotes ignored: a bound, not a parse). */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const ch of text) {
+    if (ch === '[' || ch === '{') deepest = Math.max(deepest, ++depth);
+    else if ((ch === ']' || ch === '}') && depth > 0) depth--;
+  }
+  return deepest;
+}
+
 /** Reads a JSON (`.json`) or YAML (anything else) config file; errors name the file. */
 export function loadConfigFile(file: string): Layer {
   let text: string;
@@ -260,6 +294,8 @@ export function loadConfigFile(file: string): Layer {
     throw new InputError(`${file}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const json = file.toLowerCase().endsWith('.json');
+  const depth = json ? 0 : flowDepth(text);
+  if (depth > MAX_FLOW_DEPTH) throw new InputError(`${file}: brackets nested ${depth} deep; no setting nests deeper than ${MAX_DEPTH}`);
   let data: unknown;
   try {
     data = json ? JSON.parse(text) : YAML.parse(text);

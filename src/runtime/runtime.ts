@@ -100,6 +100,10 @@ function toOrt(t: HostTensor): ort.Tensor {
 export class Runtime {
   private readonly cache = new Map<string, Promise<CompiledGraph>>();
   readonly options: Required<RuntimeOptions>;
+  /** Sessions compiled so far, and how many times each key was compiled (a key compiled twice was evicted). */
+  readonly compiles = { total: 0, perKey: new Map<string, number>() };
+  /** Sessions compiled by every Runtime of this process (for code that cannot reach the Runtime, e.g. a bench). */
+  static processCompiles = 0;
 
   constructor(options: RuntimeOptions = {}) {
     this.options = {
@@ -122,6 +126,9 @@ export class Runtime {
       return entry;
     }
     entry = this.create(key, build());
+    this.compiles.total++;
+    Runtime.processCompiles++;
+    this.compiles.perKey.set(key, (this.compiles.perKey.get(key) ?? 0) + 1);
     this.cache.set(key, entry);
     entry.catch(() => this.cache.delete(key));
     this.evictBeyond(this.options.maxSessions);

@@ -149,13 +149,13 @@ export async function runIteration(s: IterationSettings, m: IterationModels, ite
   timer.lap('reference');
   const loss = policyLoss(s.klEstimator);
   const gSol = await policyGradient(m.policy.engine, rows.solver, loss, s.microBatch);
-  const gCh = rows.challenger.length ? await policyGradient(m.policy.engine, rows.challenger, loss, s.microBatch) : null;
+  // the challenger's gradients accumulate into the solver's (one pass, no per-element closure)
+  const gCh = rows.challenger.length ? await policyGradient(m.policy.engine, rows.challenger, loss, s.microBatch, gSol.grads) : null;
   const grads = gSol.grads;
-  if (gCh) for (const [name, g] of gCh.grads) grads.get(name)!.forEach((_, i, a) => (a[i] += g[i]));
   const gradNorm = globalNorm(grads);
   const lossTotal = gSol.loss + (gCh?.loss ?? 0);
   const updated = nonfiniteRewards === 0 && Number.isFinite(lossTotal) && Number.isFinite(gradNorm);
-  if (updated) m.optimizer.step(m.policy.engine.weights, grads, s.lr);
+  if (updated) m.optimizer.step(m.policy.engine.weights, grads, s.lr, gradNorm);
   timer.lap('train');
   const flatR = R.flat();
   const sampled = gSol.tokens + (gCh?.tokens ?? 0);

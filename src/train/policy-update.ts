@@ -2,9 +2,11 @@
  * The policy-gradient pass of one iteration: sampled rows (prompt ids + sampled tokens) with their advantages go
  * through the train graph in micro-batches; gradients are summed (advantages arrive already divided by their
  * normaliser, so the sum is the gradient of L = L_sol + alpha_ch * L_ch). The reference model's log-probs of the
- * same tokens come from {@link referenceLogprobs}.
+ * same tokens come from {@link referenceLogprobs}. Rows whose prompts share a long prefix (the challenger's Box 1
+ * text) compute it once per micro-batch (src/model/prefix-graph.ts).
  */
-import { ModelEngine, padBatch } from '../model/engine.ts';
+import { sharedPrefixLength } from '../generate/generator.ts';
+import { ModelEngine, padBatch, T_BUCKET } from '../model/engine.ts';
 import type { LossSpec } from '../model/graphs.ts';
 import { POLICY_INPUTS } from '../rl/losses.ts';
 
@@ -32,33 +34,72 @@ export interface PolicyGradient {
   tokens: number;
 }
 
+/** Prompt prefixes shorter than this are not worth a separate shared-prefix graph. */
+const MIN_SHARED_PREFIX = 32;
+/** Shared prefixes are cut down to a multiple of this, so prompts that differ a little share compiled graphs. */
+const PREFIX_BUCKET = 16;
+
+/**
+ * How a micro-batch is laid out: with a shared prompt prefix (the challenger's Box 1 text up to the task) it is
+ * computed once per micro-batch and the rows hold the rest; `at(r, k)` is the column of row r's sampled token k in
+ * the log-prob matrix of width `width(T)`.
+ */
+interface Layout {
+  prefix: number[];
+  row(r: { promptIds: number[]; tokens: number[] }): number[];
+  at(r: { promptIds: number[] }, k: number): number;
+  width(T: number): number;
+}
+
+/** The layout for these rows: a shared prefix when their prompts share at least MIN_SHARED_PREFIX tokens. */
+function layoutOf(rows: { promptIds: number[] }[], sharePrefix: boolean): Layout {
+  const P = sharePrefix && rows.length > 1 ? Math.floor(sharedPrefixLength(rows.map((r) => r.promptIds)) / PREFIX_BUCKET) * PREFIX_BUCKET : 0;
+  if (P < MIN_SHARED_PREFIX) {
+    // entry t of the plain graph predicts token t + 1
+    return { prefix: [], row: (r) => [...r.promptIds, ...r.tokens], at: (r, k) => r.promptIds.length + k - 1, width: (T) => T - 1 };
+  }
+  // entry t of the shared-prefix graph predicts row token t
+  return { prefix: rows[0].promptIds.slice(0, P), row: (r) => [...r.promptIds.slice(P), ...r.tokens], at: (r, k) => r.promptIds.length - P + k, width: (T) => T };
+}
+
 /** log pi_ref of each row's sampled tokens, from the frozen reference engine, in micro-batches. */
-export async function referenceLogprobs(ref: ModelEngine, rows: { promptIds: number[]; tokens: number[] }[], microBatch: number): Promise<number[][]> {
+export async function referenceLogprobs(
+  ref: ModelEngine,
+  rows: { promptIds: number[]; tokens: number[] }[],
+  microBatch: number,
+  sharePrefix = true,
+): Promise<number[][]> {
   const out: number[][] = [];
+  const layout = layoutOf(rows, sharePrefix);
+  const longest = Math.max(...rows.map((r) => layout.row(r).length)); // every micro-batch padded alike: one graph
   for (let i = 0; i < rows.length; i += microBatch) {
     const chunk = rows.slice(i, i + microBatch);
-    const lps = await ref.logprobs(chunk.map((r) => [...r.promptIds, ...r.tokens]));
-    chunk.forEach((r, j) => out.push(lps[j].slice(r.promptIds.length) as number[]));
+    const seqs = chunk.map(layout.row);
+    const lps = layout.prefix.length ? await ref.logprobsShared(layout.prefix, seqs, longest) : await ref.logprobs(seqs, longest);
+    chunk.forEach((r, j) => out.push(r.tokens.map((_, k) => lps[j][layout.at(r, k) + (layout.prefix.length ? 0 : 1)] as number)));
   }
   return out;
 }
 
-function addInto(total: Map<string, Float32Array>, grads: Map<string, Float32Array>): void {
+/**
+ * total += grads, by name. A name `total` lacks takes the array itself (a train step's gradients are fresh arrays
+ * the caller owns): at 10^8 parameters a copy per micro-batch would be a pass over 400 MB for nothing.
+ */
+export function accumulateGrads(total: Map<string, Float32Array>, grads: Map<string, Float32Array>): void {
   for (const [name, g] of grads) {
     const t = total.get(name);
-    if (!t) total.set(name, Float32Array.from(g));
+    if (!t) total.set(name, g);
     else for (let i = 0; i < g.length; i++) t[i] += g[i];
   }
 }
 
 /** Loss inputs of one micro-batch: per-row advantage and KL coefficient, per-token mask and reference log-probs. */
-function lossInputs(rows: PolicyRow[], B: number, T: number) {
-  const W = T - 1; // entry t predicts token t+1
+function lossInputs(rows: PolicyRow[], B: number, W: number, layout: Layout) {
   const mask = new Float32Array(B * W);
   const ref = new Float32Array(B * W);
   rows.forEach((r, b) => {
     r.tokens.forEach((_, k) => {
-      const at = b * W + r.promptIds.length + k - 1;
+      const at = b * W + layout.at(r, k);
       mask[at] = 1;
       ref[at] = r.refLogprobs[k];
     });
@@ -71,21 +112,35 @@ function lossInputs(rows: PolicyRow[], B: number, T: number) {
   };
 }
 
-/** Forward + backward of the policy loss over all rows; gradients summed over micro-batches of `microBatch` rows. */
-export async function policyGradient(engine: ModelEngine, rows: PolicyRow[], loss: LossSpec, microBatch: number): Promise<PolicyGradient> {
-  const grads = new Map<string, Float32Array>();
+/**
+ * Forward + backward of the policy loss over all rows; gradients summed over micro-batches of `microBatch` rows,
+ * into `grads` (e.g. another role's gradients of the same step) or a fresh map. `sharePrefix` false always uses
+ * the plain graph (the reference the shared-prefix path is tested against).
+ */
+export async function policyGradient(
+  engine: ModelEngine,
+  rows: PolicyRow[],
+  loss: LossSpec,
+  microBatch: number,
+  grads = new Map<string, Float32Array>(),
+  sharePrefix = true,
+): Promise<PolicyGradient> {
   let total = 0;
   let logpDiff = 0;
   let tokens = 0;
+  const layout = layoutOf(rows, sharePrefix);
+  const longest = Math.max(...rows.map((r) => layout.row(r).length)); // every micro-batch padded alike: one graph
   for (let i = 0; i < rows.length; i += microBatch) {
     const chunk = rows.slice(i, i + microBatch);
-    const batch = padBatch(chunk.map((r) => [...r.promptIds, ...r.tokens]), engine.cfg.vocabSize);
-    const step = await engine.trainStep(batch, loss, lossInputs(chunk, batch.B, batch.T));
+    const batch = padBatch(chunk.map(layout.row), engine.cfg.vocabSize, T_BUCKET, longest);
+    const W = layout.width(batch.T);
+    const inputs = lossInputs(chunk, batch.B, W, layout);
+    const step = layout.prefix.length ? await engine.trainStepShared(layout.prefix, batch, loss, inputs) : await engine.trainStep(batch, loss, inputs);
     total += step.loss;
-    addInto(grads, step.grads);
+    accumulateGrads(grads, step.grads);
     chunk.forEach((r, b) => {
       r.tokens.forEach((_, k) => {
-        const lp = step.logprobs[b * (batch.T - 1) + r.promptIds.length + k - 1];
+        const lp = step.logprobs[b * W + layout.at(r, k)];
         logpDiff = Math.max(logpDiff, Math.abs(lp - r.samplerLogprobs[k]));
       });
       tokens += r.tokens.length;

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseModelConfig } from '../../src/model/config.ts';
 import { writeGguf } from '../../src/model/gguf.ts';
+import { Rng } from '../../src/util/rng.ts';
 import { randomWeights } from './chat-folder.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -112,3 +113,19 @@ export const TORTURE_CORPUS: readonly string[] = [
   'a',
   ' ',
 ];
+
+/** Pieces {@link randomTexts} strings together: words, contractions, whitespace runs, digits, punctuation, unicode. */
+const PIECES = [
+  'the', ' the', 'The', 'THE', 'Score', ' word', "'s", "'t", "'re", "'ve", "'ll", "'d", "'M", ' ', '  ', '   ', '\n', '\n\n',
+  '\t', '\r\n', '0', '12', '345', '6789', '3.14', '-', '=', ';', '(', ')', '{', '}', '"', "'", '`', '.', ',', '!', '?',
+  '...', '\u00e9', '\u00df', '\u00fc', '\u4e2d\u6587', '\u044f', '\u0416', '\u{1F680}', '\u{1F999}', '\u{1F44D}\u{1F3FD}',
+  '\u200d', '\uFE0F', 'https://', 'x_y', 'camelCase', 'ABC', 'na\u00efve', '\u00a0', '\ufb01', '\u0661\u0662\u0663', '\u0e01',
+  '\ud55c\uad6d\uc5b4', '<', '>', '/', '\\', '#', '@', '$', '%', '^', '&', '*', '+', '|', '~', ':', 'hello', 'don', 'I', 'a',
+];
+
+/** `n` seeded strings of 1..12 random {@link PIECES}. */
+export function randomTexts(n: number, seed: number): string[] {
+  const rng = new Rng(seed);
+  const pick = () => PIECES[Math.floor(rng.next() * PIECES.length)];
+  return Array.from({ length: n }, () => Array.from({ length: 1 + Math.floor(rng.next() * 12) }, pick).join(''));
+}
