@@ -65,9 +65,6 @@ test('dashboard in chromium: a live selfplay train run, its game feed, hostile t
   fs.writeFileSync(path.join(tmp, 'secret.txt'), 'TOP SECRET');
   const out = path.join(runs, 'live');
   const args = ['train', '--model', 'models/default', '--iterations', '3', '--N', '2', '--G', '2', '--challenger-max-tokens', '32', '--solver-max-tokens', '16', '--out', out, '--quiet', '--threads', '1'];
-  trainer = selfplay(args);
-  let log = '';
-  trainer.stderr!.on('data', (c) => (log += c));
   const url = await startDashboardCli(runs);
   browser = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
     executablePath: CHROMIUM,
@@ -80,7 +77,13 @@ test('dashboard in chromium: a live selfplay train run, its game feed, hostile t
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${url}#run=live`);
   await page.evaluate(() => ((window as unknown as { __sameDocument: number }).__sameDocument = 1));
+  await until('the page to connect', () => page.locator('.status.live').isVisible(), 30_000);
+  // the run starts while the page is open: it appears, and its curves grow, by server-sent events alone
+  trainer = selfplay(args);
+  let log = '';
+  trainer.stderr!.on('data', (c) => (log += c));
 
+  await until('the new run in the run list', () => page.locator('.runs .run-name', { hasText: /^live$/ }).isVisible());
   // live: the curve appears with the first iteration and grows to 3 with no reload
   const chart = 'Reward per role';
   const first = await until('the first point of the live curve', () => points(page, chart));
