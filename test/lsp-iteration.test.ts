@@ -1,8 +1,9 @@
 /**
  * The glue of one iteration (src/train/lsp-iteration.ts, policy-update.ts): what it sends to the train step.
  *
- * A spy on the policy engine's trainStep records every micro-batch's loss inputs; a spy on the optimizer records
- * the gradient it is given. From the rewards the iteration logged (and, in LSP, scripted judge scores), the test
+ * The iteration runs on a LocalBackend (src/backend/local.ts). A spy on the backend interface records the rows each
+ * forwardBackward gets and what optimStep is asked; below it, a spy on the policy engine's trainStep records every
+ * micro-batch's loss inputs and a spy on the backend's optimizer records the gradient it is given. From the rewards the iteration logged (and, in LSP, scripted judge scores), the test
  * recomputes by hand, with the paper's formulas written out here, the per-row advantage and KL coefficient:
  *   solver row (i, j):  advantage A_sol(i, j) / (N G),       kl_coef beta_sol / (N G)
  *   challenger row i:   advantage alpha_ch A_ch(i) / N,      kl_coef alpha_ch beta_ch / N
@@ -13,12 +14,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import type { TrainRow } from '../src/backend/backend.ts';
+import { backendCompleter } from '../src/backend/chat.ts';
+import { LocalBackend } from '../src/backend/local.ts';
 import type { Completion } from '../src/generate/chat.ts';
-import { ChatModel } from '../src/generate/chat.ts';
 import type { RewardSource } from '../src/game/rollout.ts';
 import type { PaddedBatch } from '../src/model/engine.ts';
 import type { HostTensor } from '../src/runtime/runtime.ts';
-import { AdamW } from '../src/optim/adamw.ts';
 import { type Mode, resolveConfig } from '../src/rl/config.ts';
 import { POLICY_INPUTS } from '../src/rl/losses.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
@@ -68,8 +70,23 @@ function settingsFor(mode: Mode) {
 /** One iteration with spies on the train step, the optimizer and (in LSP) the judge; returns what they saw. */
 async function spiedIteration(mode: Mode) {
   const s = settingsFor(mode);
-  const policy = ChatModel.load(model, runtime, 'model');
-  const reference = ChatModel.load(model, runtime, 'model');
+  const backend = new LocalBackend({ model, chatTemplate: null, lora: null, seed: s.seed, runtime, adam: { lr: 1e-3, weightDecay: 0, gradClip: 0 } });
+  backend.start();
+  const policy = backend.policyModel;
+  // the interface: rows per forwardBackward call (solver, then challenger) and the one optimStep
+  const fbRows: TrainRow[][] = [];
+  const forwardBackward = backend.forwardBackward.bind(backend);
+  backend.forwardBackward = async (rows, loss, microBatch) => {
+    fbRows.push(rows.map((r) => ({ ...r })));
+    return forwardBackward(rows, loss, microBatch);
+  };
+  const optimSteps: { lr: number; skip: boolean | undefined; applied: boolean }[] = [];
+  const optimStep = backend.optimStep.bind(backend);
+  backend.optimStep = async (params, skip) => {
+    const r = await optimStep(params, skip);
+    optimSteps.push({ lr: params.learningRate, skip, applied: r.applied });
+    return r;
+  };
   const calls: Call[] = [];
   const record = (batch: PaddedBatch, inputs: Record<string, HostTensor>, grads: Map<string, Float32Array>, W1: number) => {
     const mask = [...inputs[POLICY_INPUTS.tokenMask].data as Float32Array];
@@ -95,17 +112,20 @@ async function spiedIteration(mode: Mode) {
     return result;
   };
   let judged = 0;
-  reference.complete = async (texts: readonly string[]): Promise<Completion[]> =>
-    texts.map(() => ({ text: `<Score>${judgeScore(judged++)}</Score>`, promptIds: [], tokens: [], logprobs: [], finishReason: 'eos' }));
-  const optimizer = new AdamW({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 });
+  const reference = {
+    complete: async (texts: readonly string[]): Promise<Completion[]> =>
+      texts.map(() => ({ text: `<Score>${judgeScore(judged++)}</Score>`, promptIds: [], tokens: [], logprobs: [], finishReason: 'eos' as const })),
+  };
+  const optimizer = backend.optimizer;
   let stepped: Map<string, Float32Array> | null = null;
   const step = optimizer.step.bind(optimizer);
   optimizer.step = (params, grads, lr) => {
     stepped = new Map([...grads].map(([n, g]) => [n, Float32Array.from(g)]));
     return step(params, grads, lr);
   };
-  const result = await runIteration(s, { policy, reference, optimizer, reward: positionReward }, 0);
-  return { s, result, calls, stepped: stepped as Map<string, Float32Array> | null };
+  const models = { backend, policy: backendCompleter(backend.referenceModel, backend.policy), reference, reward: positionReward };
+  const result = await runIteration(s, models, 0);
+  return { s, result, calls, fbRows, optimSteps, stepped: stepped as Map<string, Float32Array> | null };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -130,7 +150,7 @@ function assertClose(got: number[], want: number[], what: string): void {
 
 for (const mode of ['lsp', 'lsp-zero', 'grpo'] as const) {
   test(`one ${mode} iteration sends the exact per-row advantages and KL coefficients, and steps on the summed gradient`, async () => {
-    const { result, calls, stepped } = await spiedIteration(mode);
+    const { s, result, calls, fbRows, optimSteps, stepped } = await spiedIteration(mode);
     const samples = result.samples as { query: string; answers: { answer: string; reward: number; self_score?: number }[] }[];
     const want = expectedRows(mode, samples);
     assert.deepEqual(samples.map((q) => q.answers.map((a) => a.reward)), want.R, 'the logged rewards are the reward source\'s');
@@ -145,6 +165,13 @@ for (const mode of ['lsp', 'lsp-zero', 'grpo'] as const) {
     assertClose(challengerCalls.flatMap((c) => c.klCoef), want.challenger.map((r) => r.klCoef), `${mode} challenger kl_coef alpha_ch beta_ch/N`);
     assert.ok(want.solver.some((r) => r.advantage !== 0), 'the solver has signal');
     if (mode !== 'grpo') assert.ok(want.challenger.some((r) => r.advantage !== 0), 'the challenger has signal');
+    // the same rows, as the backend interface received them: solver rows in one call, challenger rows in another
+    assert.equal(fbRows.length, mode === 'grpo' ? 1 : 2, 'one forwardBackward per role');
+    assertClose(fbRows[0].map((r) => r.advantage), want.solver.map((r) => r.advantage), `${mode} forwardBackward solver advantages`);
+    assertClose(fbRows[0].map((r) => r.klCoef), want.solver.map((r) => r.klCoef), `${mode} forwardBackward solver kl_coef`);
+    assertClose(fbRows.slice(1).flat().map((r) => r.advantage), want.challenger.map((r) => r.advantage), `${mode} forwardBackward challenger advantages`);
+    assertClose(fbRows.slice(1).flat().map((r) => r.klCoef), want.challenger.map((r) => r.klCoef), `${mode} forwardBackward challenger kl_coef`);
+    assert.deepEqual(optimSteps, [{ lr: s.lr, skip: false, applied: true }], 'one optimStep at the run\'s learning rate, applied');
     // every row has sampled tokens under its mask (an empty mask would make its advantage a no-op)
     for (const c of calls) for (const m of c.maskRows) assert.ok(m >= 1, `a row with ${m} masked tokens`);
     // the optimizer steps on the sum of every micro-batch's gradient, solver and challenger alike

@@ -10,7 +10,7 @@ import { ModelEngine } from '../src/model/engine.ts';
 import { loadModelWeights } from '../src/model/folder.ts';
 import { policyLoss } from '../src/rl/losses.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
-import { type PolicyRow, policyGradient, referenceLogprobs } from '../src/train/policy-update.ts';
+import { type PolicyRow, policyGradient, referenceLogprobs } from '../src/backend/local-policy.ts';
 import { Rng } from '../src/util/rng.ts';
 import { maxRelDiff } from './helpers/compare.ts';
 

@@ -11,7 +11,7 @@
  *   rubric rules' score, and the AUC with which the score separates valid from invalid instructions.
  */
 import { fillChallengerPrompt, parseJudgeScore } from '../prompts/paper.ts';
-import type { ChatModel, Sampling } from '../generate/chat.ts';
+import type { ChatModel, Completer, Sampling } from '../generate/chat.ts';
 import type { PeriodicEval } from '../train/lsp.ts';
 import { mean } from '../util/math.ts';
 import { Progress } from '../util/progress.ts';
@@ -140,7 +140,7 @@ export async function solverQuality(model: ChatModel, seed: number, progress?: P
  * The solver's exact accuracy on a fixed slice of the held-out set: the first `perFamily` items of each family,
  * spread over its levels (the file lists levels in order, 20 per level). For quick checks during training.
  */
-export async function solverAccuracySlice(model: ChatModel, perFamily: number, seed: number): Promise<Record<string, number>> {
+export async function solverAccuracySlice(model: Completer, perFamily: number, seed: number): Promise<Record<string, number>> {
   const items = loadEvalSet();
   const slice = FAMILY_NAMES.flatMap((f) => {
     const mine = items.filter((it) => it.family === f);

@@ -4,7 +4,7 @@
  * the Box 3 prompt. Arrays carry their group shape: queries_N, answers_N_G, rewards_N_G.
  */
 import { fillChallengerPrompt, fillJudgePrompt, parseJudgeScore } from '../prompts/paper.ts';
-import type { ChatModel, Completion, Sampling } from '../generate/chat.ts';
+import type { Completer, Completion, Sampling } from '../generate/chat.ts';
 import { exactRewards } from '../rl/rewards.ts';
 import type { Rng } from '../util/rng.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
@@ -36,7 +36,7 @@ export function drawTasks(rng: Rng, n: number, tasks: 'world' | readonly TaskSpe
 
 /** Challenger stage: one query per task spec, sampled from the (configurable) Box 1 prompt. */
 export async function challengerQueries(
-  model: ChatModel,
+  model: Completer,
   specs: readonly TaskSpec[],
   sampling: Sampling,
   seed: number,
@@ -48,7 +48,7 @@ export async function challengerQueries(
 }
 
 /** Solver stage: G answers per query, in one batch of N*G rows. */
-export async function solverAnswers(model: ChatModel, queries_N: readonly string[], G: number, sampling: Sampling, seed: number): Promise<Completion[][]> {
+export async function solverAnswers(model: Completer, queries_N: readonly string[], G: number, sampling: Sampling, seed: number): Promise<Completion[][]> {
   const flat = queries_N.flatMap((q) => Array<string>(G).fill(q));
   const done = await model.complete(flat, sampling, seed, Math.max(1, flat.length));
   return queries_N.map((_, i) => done.slice(i * G, (i + 1) * G));
@@ -86,7 +86,7 @@ export interface SelfRewards {
 
 /** R_Q: the reference model answers Box 3 for every (query, answer); unparseable output scores `fallback`. */
 export async function selfRewards(
-  judge: ChatModel,
+  judge: Completer,
   queries_N: readonly string[],
   answers_N_G: readonly string[][],
   sampling: Sampling,

@@ -9,7 +9,7 @@ import { ModelEngine } from '../model/engine.ts';
 import { loadModelFolder, type ModelFolder } from '../model/modelfolder.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import { Generator } from './generator.ts';
+import { type Generation, Generator } from './generator.ts';
 
 export interface Sampling {
   temperature: number;
@@ -28,6 +28,12 @@ export interface Completion {
   logprobs: number[];
   finishReason: 'eos' | 'stop' | 'length';
 }
+
+/** Sampling of one batch of prompts (token ids): the sampling settings, the batch's seed, the ids that end a row. */
+export type SampleIds = (prompts: number[][], o: Sampling & { seed: number; stop: number[] }) => Promise<Generation[]>;
+
+/** What the game needs of a model: completions of user turns. */
+export type Completer = Pick<ChatModel, 'complete'>;
 
 export interface ChatLoadOptions {
   /** A Jinja chat template file used instead of the folder's own (`--chat-template FILE`). */
@@ -81,19 +87,29 @@ export class ChatModel {
   }
 
   /** One completion per user turn, sampled in batches of `batchSize` (a shared prompt prefix is prefilled once). */
-  async complete(userTexts: readonly string[], s: Sampling, seed: number, batchSize = 64): Promise<Completion[]> {
+  complete(userTexts: readonly string[], s: Sampling, seed: number, batchSize = 64): Promise<Completion[]> {
+    const sample: SampleIds = (prompts, o) =>
+      this.generator.generate(prompts, {
+        temperature: o.temperature,
+        topP: o.topP,
+        topK: o.topK,
+        maxNewTokens: o.maxTokens,
+        seed: o.seed,
+        eosIds: o.stop,
+        sampleableVocab: this.tokenizer.vocabSize, // padded embedding rows have no token
+      });
+    return this.completeWith(sample, userTexts, s, seed, batchSize);
+  }
+
+  /**
+   * The same, with the token ids sampled by `sample` (another engine, e.g. a training backend's current policy):
+   * this model only renders prompts and decodes. Batch i of `batchSize` rows samples with seed `seed + i`.
+   */
+  async completeWith(sample: SampleIds, userTexts: readonly string[], s: Sampling, seed: number, batchSize = 64): Promise<Completion[]> {
     const out: Completion[] = [];
     for (let i = 0; i < userTexts.length; i += batchSize) {
       const prompts = userTexts.slice(i, i + batchSize).map((t) => this.promptIds(t));
-      const gens = await this.generator.generate(prompts, {
-        temperature: s.temperature,
-        topP: s.topP,
-        topK: s.topK,
-        maxNewTokens: s.maxTokens,
-        seed: seed + i,
-        eosIds: this.eosIds,
-        sampleableVocab: this.tokenizer.vocabSize, // padded embedding rows have no token
-      });
+      const gens = await sample(prompts, { ...s, seed: seed + i, stop: this.eosIds });
       gens.forEach((g, j) => out.push({ text: this.textOf(g.tokens), promptIds: prompts[j], ...g }));
     }
     return out;

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { ModelFormatError } from '../errors.ts';
-import { readSafetensors, writeSafetensors } from '../model/safetensors.ts';
+import type { PolicyBackend } from '../backend/backend.ts';
+import { OPTIMIZER_FILE, readAdamWState, writeAdamWState } from '../backend/optimizer-file.ts';
 import type { AdamWState } from '../optim/adamw.ts';
 import { writeModelFiles, type SaveModelOptions } from '../model/save.ts';
 import { saveFolderAtomic } from '../util/fs.ts';
@@ -24,7 +25,9 @@ export interface CheckpointState {
 export interface CheckpointContents {
   /** The whole model as an HF folder (full fine-tuning, pretraining); absent when only adapters train (LoRA). */
   model?: Pick<SaveModelOptions, 'config' | 'weights' | 'tokenizerFrom'>;
-  optimizer: AdamWState;
+  /** The optimizer moments (pretraining); or else `backend` writes its own weights and optimizer state. */
+  optimizer?: AdamWState;
+  backend?: Pick<PolicyBackend, 'saveState'>;
   state: CheckpointState;
   /** More files for the same atomic folder (e.g. a LoRA adapter). */
   extraFiles?: (tmpDir: string) => void;
@@ -68,12 +71,10 @@ function manifestOf(dir: string, sub = ''): Record<string, FileRecord> {
 export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   saveFolderAtomic(dir, (tmp) => {
     if (c.model) writeModelFiles(tmp, dir, c.model);
-    const moments = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, m] of c.optimizer.m) moments.set(`m.${name}`, { shape: [m.length], data: m });
-    for (const [name, v] of c.optimizer.v) moments.set(`v.${name}`, { shape: [v.length], data: v });
-    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
+    if (c.optimizer) writeAdamWState(path.join(tmp, OPTIMIZER_FILE), c.optimizer);
+    const optimizerStep = c.backend ? c.backend.saveState(tmp, dir).optimizerStep : c.optimizer?.step;
     c.extraFiles?.(tmp);
-    writeJson(path.join(tmp, STATE_FILE), { ...c.state, optimizerStep: c.optimizer.step, files: manifestOf(tmp) });
+    writeJson(path.join(tmp, STATE_FILE), { ...c.state, optimizerStep, files: manifestOf(tmp) });
   });
 }
 
@@ -97,7 +98,7 @@ export function checkpointProblem(dir: string): string | null {
   } catch (e) {
     return (e as Error).message;
   }
-  if (!state.files) return fs.existsSync(path.join(dir, 'optimizer.safetensors')) ? null : 'optimizer.safetensors is missing';
+  if (!state.files) return fs.existsSync(path.join(dir, OPTIMIZER_FILE)) ? null : `${OPTIMIZER_FILE} is missing`;
   for (const [name, want] of Object.entries(state.files)) {
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) return `${name} is missing`;
@@ -108,19 +109,19 @@ export function checkpointProblem(dir: string): string | null {
   return null;
 }
 
-/** Reads the optimizer state and trainer state of a checkpoint folder (the model loads as any HF folder). */
-export function loadCheckpointState(dir: string): { optimizer: AdamWState; state: CheckpointState } {
+/** The trainer state of a checkpoint folder and the optimizer's step count (what a backend's loadState needs). */
+export function loadCheckpointMeta(dir: string): { state: CheckpointState; optimizerStep: number } {
   const raw = readState(dir);
   if (!Number.isInteger(raw.step) || !Number.isInteger(raw.optimizerStep)) {
     throw new ModelFormatError(`${path.join(dir, STATE_FILE)}: fields step and optimizerStep must be integers`);
   }
-  const moments = readSafetensors(path.join(dir, 'optimizer.safetensors')).tensors;
-  const optimizer: AdamWState = { step: raw.optimizerStep!, m: new Map(), v: new Map() };
-  for (const [key, t] of moments) {
-    const target = key.startsWith('m.') ? optimizer.m : optimizer.v;
-    target.set(key.slice(2), t.data as Float32Array);
-  }
-  return { optimizer, state: { step: raw.step, rngState: raw.rngState, extra: raw.extra ?? {} } };
+  return { state: { step: raw.step, rngState: raw.rngState, extra: raw.extra ?? {} }, optimizerStep: raw.optimizerStep! };
+}
+
+/** Reads the optimizer state and trainer state of a checkpoint folder (the model loads as any HF folder). */
+export function loadCheckpointState(dir: string): { optimizer: AdamWState; state: CheckpointState } {
+  const { state, optimizerStep } = loadCheckpointMeta(dir);
+  return { optimizer: readAdamWState(path.join(dir, OPTIMIZER_FILE), optimizerStep), state };
 }
 
 export const CHECKPOINT_NAME = /^iter-\d+$/;

@@ -5,19 +5,17 @@
  * In `grpo` mode the queries come from a prompt set and there is no challenger loss. Returns the metrics and the
  * samples; the caller owns the run folder.
  */
-import type { ChatModel, Completion, Sampling } from '../generate/chat.ts';
+import type { PolicyBackend, TrainRow } from '../backend/backend.ts';
+import type { Completer, Completion, Sampling } from '../generate/chat.ts';
 import { challengerQueries, drawTasks, type Query, type RewardSource, selfRewards, solverAnswers, type TaskSpec } from '../game/rollout.ts';
-import type { AdamW } from '../optim/adamw.ts';
-import { globalNorm } from '../optim/adamw.ts';
 import { challengerAdvantages, solverAdvantages, solverRewards } from '../rl/advantages.ts';
 import type { Mode } from '../rl/config.ts';
 import { challengerRewardParts } from '../rl/rewards.ts';
-import { klEstimate, policyLoss, type KlEstimator } from '../rl/losses.ts';
+import { klEstimate, type KlEstimator } from '../rl/losses.ts';
 import { mean } from '../util/math.ts';
 import { Rng, stepSeed } from '../util/rng.ts';
 import type { FamilyName } from '../world/types.ts';
 import { classify } from '../world/world.ts';
-import { type PolicyRow, policyGradient, referenceLogprobs } from './policy-update.ts';
 
 /** What one iteration needs to know (a view of the run config). */
 export interface IterationSettings {
@@ -47,10 +45,13 @@ export interface IterationSettings {
   repetitionThreshold?: number;
 }
 
+/** What one iteration runs on: the backend that holds the weights, its two models as the game sees them, rewards. */
 export interface IterationModels {
-  policy: ChatModel;
-  reference: ChatModel;
-  optimizer: AdamW;
+  backend: PolicyBackend;
+  /** Samples from backend.policy (challenger queries, solver answers). */
+  policy: Completer;
+  /** Samples from backend.reference (the self-reward judge). */
+  reference: Completer;
   reward: RewardSource;
 }
 
@@ -102,10 +103,10 @@ async function rollout(s: IterationSettings, m: IterationModels, iteration: numb
 
 function policyRows(queries: Query[], answers: Completion[][], advSol: number[][], advCh: number[], s: IterationSettings) {
   const NG = s.N * s.G;
-  const solver: PolicyRow[] = answers.flatMap((group, i) =>
+  const solver: TrainRow[] = answers.flatMap((group, i) =>
     group.map((a, j) => ({ promptIds: a.promptIds, tokens: a.tokens, samplerLogprobs: a.logprobs, refLogprobs: [], advantage: advSol[i][j] / NG, klCoef: s.betaSolver / NG })),
   );
-  const challenger: PolicyRow[] =
+  const challenger: TrainRow[] =
     s.mode === 'grpo'
       ? []
       : queries.map((q, i) => ({
@@ -120,7 +121,7 @@ function policyRows(queries: Query[], answers: Completion[][], advSol: number[][
 }
 
 /** Mean over rows of the sampled sequence log-ratio sum_t (log pi - log pi_ref): an estimate of KL(pi || pi_ref). */
-const sequenceKl = (rows: PolicyRow[]) => klEstimate(rows.map((r) => r.samplerLogprobs), rows.map((r) => r.refLogprobs)).kl;
+const sequenceKl = (rows: TrainRow[]) => klEstimate(rows.map((r) => r.samplerLogprobs), rows.map((r) => r.refLogprobs)).kl;
 
 export async function runIteration(s: IterationSettings, m: IterationModels, iteration: number): Promise<IterationResult> {
   const timer = new Timer();
@@ -143,19 +144,18 @@ export async function runIteration(s: IterationSettings, m: IterationModels, ite
   const advCh = challengerAdvantages(chR);
   const rows = policyRows(queries, answers, sol.advantages_N_G, advCh, s);
   for (const group of [rows.solver, rows.challenger]) {
-    const refs = await referenceLogprobs(m.reference.engine, group, s.microBatch);
+    const refs = await m.backend.reference.logprobs(group, s.microBatch);
     group.forEach((r, i) => (r.refLogprobs = refs[i]));
   }
   timer.lap('reference');
-  const loss = policyLoss(s.klEstimator);
-  const gSol = await policyGradient(m.policy.engine, rows.solver, loss, s.microBatch);
-  // the challenger's gradients accumulate into the solver's (one pass, no per-element closure)
-  const gCh = rows.challenger.length ? await policyGradient(m.policy.engine, rows.challenger, loss, s.microBatch, gSol.grads) : null;
-  const grads = gSol.grads;
-  const gradNorm = globalNorm(grads);
+  const loss = `policy_${s.klEstimator}` as const;
+  const gSol = await m.backend.forwardBackward(rows.solver, loss, s.microBatch);
+  // the challenger's gradients accumulate into the solver's in the backend until the step
+  const gCh = rows.challenger.length ? await m.backend.forwardBackward(rows.challenger, loss, s.microBatch) : null;
   const lossTotal = gSol.loss + (gCh?.loss ?? 0);
-  const updated = nonfiniteRewards === 0 && Number.isFinite(lossTotal) && Number.isFinite(gradNorm);
-  if (updated) m.optimizer.step(m.policy.engine.weights, grads, s.lr, gradNorm);
+  const step = await m.backend.optimStep({ learningRate: s.lr }, nonfiniteRewards > 0 || !Number.isFinite(lossTotal));
+  const { gradNorm, applied: updated } = step;
+  if (updated) await m.backend.saveWeightsForSampler();
   timer.lap('train');
   const flatR = R.flat();
   const sampled = gSol.tokens + (gCh?.tokens ?? 0);

@@ -6,24 +6,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { backendCompleter } from '../backend/chat.ts';
+import { copyChatTemplate, LocalBackend } from '../backend/local.ts';
 import { RunFailedError, SelfplayError } from '../errors.ts';
-import { ChatModel } from '../generate/chat.ts';
+import type { Completer } from '../generate/chat.ts';
 import { type RewardSource, verifierReward } from '../game/rollout.ts';
-import { ModelEngine } from '../model/engine.ts';
-import { initLora, type LoraConfig, loraShapes, mergeLora, saveLoraAdapter, loadLoraAdapter } from '../model/lora.ts';
-import { loadModelFolder } from '../model/modelfolder.ts';
-import { saveModelFolder } from '../model/save.ts';
-import { AdamW } from '../optim/adamw.ts';
+import type { LoraConfig } from '../model/lora.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { Progress } from '../util/progress.ts';
-import { loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
-import { type IterationSettings, runIteration } from './lsp-iteration.ts';
+import { loadCheckpointMeta, saveCheckpoint } from './checkpoint.ts';
+import { type IterationModels, type IterationSettings, runIteration } from './lsp-iteration.ts';
 import { JsonlLog, markRunFolder, readJsonl, writeJsonAtomic } from './run-folder.ts';
 import { checkTarget, resumePoint, runSteps } from './run-scaffold.ts';
 import { GuardMonitor, type GuardSettings, guardRecord, guardStatus } from './guard-monitor.ts';
 
 /** A quick evaluation of the policy, run every `evalEvery` iterations; its metrics join that iteration's line. */
-export type PeriodicEval = (policy: ChatModel) => Promise<Record<string, number>>;
+export type PeriodicEval = (policy: Completer) => Promise<Record<string, number>>;
 
 export interface RunSettings extends IterationSettings, Partial<GuardSettings> {
   model: string;
@@ -51,66 +49,35 @@ export interface RunSettings extends IterationSettings, Partial<GuardSettings> {
 }
 
 interface Loaded {
-  policy: ChatModel;
-  reference: ChatModel;
-  optimizer: AdamW;
+  backend: LocalBackend;
   start: number;
 }
 
-/** The policy: the base weights (copied, so the reference stays frozen), plus fresh or restored LoRA adapters. */
-function loadPolicy(s: RunSettings, runtime: Runtime, from: string, reference: ChatModel): ChatModel {
-  if (!s.lora) {
-    const folder = loadModelFolder(from, { chatTemplateFile: s.chatTemplate ?? undefined });
-    return new ChatModel(folder, new ModelEngine(folder.cfg, folder.weights, runtime, 'model'), folder.tokenizer!);
-  }
-  const cfg = reference.folder.cfg;
-  const adapters = from === s.model ? initLora(cfg, s.lora, s.seed) : loadLoraAdapter(from, cfg).weights;
-  const weights = new Map([...reference.folder.weights, ...adapters]);
-  return new ChatModel({ ...reference.folder, weights }, new ModelEngine(cfg, weights, runtime, 'policy', s.lora), reference.tokenizer);
-}
-
-async function load(s: RunSettings, runtime: Runtime, log: (line: string) => void): Promise<Loaded> {
-  const reference = ChatModel.load(s.model, runtime, 'model', { chatTemplateFile: s.chatTemplate ?? undefined });
-  const optimizer = new AdamW({ lr: s.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: s.weightDecay, maxGradNorm: s.gradClip, decays: (n) => !n.endsWith('norm.weight') });
+/** The backend with the policy of a new run, or of the newest usable checkpoint in the run folder. */
+function load(s: RunSettings, runtime: Runtime, log: (line: string) => void): Loaded {
+  const adam = { lr: s.lr, weightDecay: s.weightDecay, gradClip: s.gradClip };
+  const backend = new LocalBackend({ model: s.model, chatTemplate: s.chatTemplate, lora: s.lora, seed: s.seed, runtime, adam });
   const resumed = resumePoint(s.out, (dir) => {
-    const { optimizer: state, state: st } = loadCheckpointState(dir);
-    return { step: st.step, value: { state, policy: loadPolicy(s, runtime, dir, reference) } };
+    const { state, optimizerStep } = loadCheckpointMeta(dir);
+    backend.loadState(dir, { optimizerStep });
+    return { step: state.step, value: true };
   }, log);
-  if (!resumed.loaded) return { policy: loadPolicy(s, runtime, s.model, reference), reference, optimizer, start: 0 };
-  optimizer.restore(resumed.loaded.state);
-  return { policy: resumed.loaded.policy, reference, optimizer, start: resumed.start };
+  if (!resumed.loaded) backend.start();
+  return { backend, start: resumed.start };
 }
 
-/** The weights the optimizer trains: everything, or only the adapters. */
-function trainedWeights(policy: ChatModel, lora: LoraConfig | null): Map<string, Float32Array> {
-  if (!lora) return policy.engine.weights;
-  const names = new Set(loraShapes(policy.engine.cfg, lora).keys());
-  return new Map([...policy.engine.weights].filter(([n]) => names.has(n)));
-}
-
-/** A checkpoint: the whole policy, or with LoRA only the adapters (the base is the frozen model itself); optimizer. */
+/** A checkpoint: the backend's state (the policy or its adapters, the optimizer) and the run's step. */
 function checkpoint(s: RunSettings, run: Loaded, dir: string, iteration: number): void {
-  const cfg = run.policy.engine.cfg;
-  const lora = s.lora;
-  saveCheckpoint(dir, {
-    model: lora ? undefined : { config: run.reference.folder.rawConfig, weights: run.policy.engine.weights, tokenizerFrom: s.model },
-    optimizer: run.optimizer.state,
-    state: { step: iteration, rngState: s.seed, extra: { model: s.model } },
-    extraFiles: lora ? (tmp) => saveLoraAdapter(tmp, lora, trainedWeights(run.policy, lora), cfg, s.model) : undefined,
-  });
+  saveCheckpoint(dir, { backend: run.backend, state: { step: iteration, rngState: s.seed, extra: { model: s.model } } });
 }
 
 /** The trained model as an HF folder (LoRA merged in, the adapter saved beside it). */
 function saveFinal(s: RunSettings, run: Loaded): string {
   const dir = path.join(s.out, 'model');
-  const cfg = run.policy.engine.cfg;
-  const weights = s.lora ? mergeLora(cfg, s.lora, run.policy.engine.weights) : run.policy.engine.weights;
   // a --chat-template goes with the trained model, so it chats without the flag
-  const template = s.chatTemplate;
-  const extraFiles = template ? (tmp: string) => fs.copyFileSync(template, path.join(tmp, 'chat_template.jinja')) : undefined;
+  const extraFiles = s.chatTemplate ? copyChatTemplate(s.chatTemplate) : undefined;
   // model/ last: its presence marks the run finished, so everything else must be there before it
-  if (s.lora) saveLoraAdapter(path.join(s.out, 'adapter'), s.lora, trainedWeights(run.policy, s.lora), cfg, s.model);
-  saveModelFolder(dir, { config: run.reference.folder.rawConfig, weights, tokenizerFrom: s.model, extraFiles });
+  run.backend.exportHf(dir, { adapterDir: s.lora ? path.join(s.out, 'adapter') : undefined, extraFiles });
   return dir;
 }
 
@@ -133,7 +100,7 @@ export async function train(s: RunSettings): Promise<string | null> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const runtime = new Runtime({ threads: s.threads });
   try {
-    const run = await load(s, runtime, log);
+    const run = load(s, runtime, log);
     checkTarget(run.start, s.iterations, fs.existsSync(path.join(s.out, 'model', 'config.json')), 'iteration', '--iterations');
     markRunFolder(s.out, 'train');
     if (s.savedConfig !== undefined) writeJsonAtomic(path.join(s.out, 'config.json'), s.savedConfig);
@@ -152,11 +119,12 @@ export async function train(s: RunSettings): Promise<string | null> {
       save: (dir: string, iteration: number) => checkpoint(s, run, dir, iteration),
       interruptMessage: 'interrupt: finishing this iteration, then saving a checkpoint',
     };
-    // with LoRA the train graph returns gradients for the adapters only, so only they move
-    const models = { policy: run.policy, reference: run.reference, optimizer: run.optimizer, reward };
+    const { backend } = run;
+    const text = backend.referenceModel; // renders prompts and decodes samples for both models
+    const models: IterationModels = { backend, policy: backendCompleter(text, backend.policy), reference: backendCompleter(text, backend.reference), reward };
     const end = await runSteps(loop, run.start, (i) => runIteration(s, models, i), async (iteration, result) => {
       if (s.periodicEval && s.evalEvery > 0 && iteration % s.evalEvery === 0) {
-        Object.assign(result.metrics, await s.periodicEval(run.policy));
+        Object.assign(result.metrics, await s.periodicEval(models.policy));
       }
       const trips = guard?.observe(iteration, result.metrics, result.samples) ?? [];
       metrics.append({ iteration, ...result.metrics, ...guardRecord(trips) });

@@ -1,5 +1,5 @@
 /**
- * The policy-gradient pass of one iteration: sampled rows (prompt ids + sampled tokens) with their advantages go
+ * LocalBackend's engine work (backend/local.ts): the policy-gradient pass of one iteration: sampled rows (prompt ids + sampled tokens) with their advantages go
  * through the train graph in micro-batches; gradients are summed (advantages arrive already divided by their
  * normaliser, so the sum is the gradient of L = L_sol + alpha_ch * L_ch). The reference model's log-probs of the
  * same tokens come from {@link referenceLogprobs}. Rows whose prompts share a long prefix (the challenger's Box 1
@@ -9,21 +9,10 @@ import { sharedPrefixLength } from '../generate/generator.ts';
 import { ModelEngine, padBatch, T_BUCKET } from '../model/engine.ts';
 import type { LossSpec } from '../model/graphs.ts';
 import { POLICY_INPUTS } from '../rl/losses.ts';
+import type { TrainRow } from './backend.ts';
 
-/** One sampled sequence to learn from. */
-export interface PolicyRow {
-  promptIds: number[];
-  /** Sampled tokens (the completion); the loss and KL cover exactly these. */
-  tokens: number[];
-  /** log pi_ref of each sampled token. */
-  refLogprobs: number[];
-  /** The sampler's log pi of each sampled token (for the sampling/logp_diff metric). */
-  samplerLogprobs: number[];
-  /** Advantage times its normaliser, e.g. A_sol/(N*G) or alpha_ch*A_ch/N. */
-  advantage: number;
-  /** beta of the row's role times the same normaliser. */
-  klCoef: number;
-}
+/** One sampled sequence to learn from (backend.ts). */
+export type PolicyRow = TrainRow;
 
 export interface PolicyGradient {
   loss: number;

@@ -1,0 +1,145 @@
+/**
+ * LocalBackend: the PolicyBackend of this process. The policy and its frozen reference are ONNX engines on host
+ * weights (src/model/engine.ts), sampling is the batched generator with a KV cache, the loss is the exact local
+ * policy loss with its KL estimator (src/rl/losses.ts), and the update is AdamW on host arrays. With LoRA the
+ * policy holds the base weights plus adapters, and only the adapters train, checkpoint and (merged) export.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { invariant } from '../errors.ts';
+import { ChatModel } from '../generate/chat.ts';
+import type { Generation } from '../generate/generator.ts';
+import { ModelEngine } from '../model/engine.ts';
+import { initLora, type LoraConfig, loadLoraAdapter, loraShapes, mergeLora, saveLoraAdapter } from '../model/lora.ts';
+import { loadModelFolder } from '../model/modelfolder.ts';
+import { saveModelFolder, writeModelFiles } from '../model/save.ts';
+import { AdamW, globalNorm } from '../optim/adamw.ts';
+import { KL_ESTIMATORS, type KlEstimator, policyLoss } from '../rl/losses.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { AdamParams, ForwardBackwardResult, LossName, OptimStepResult, PolicyBackend, SampleParams, SamplerEnd, SavedState, TrainRow } from './backend.ts';
+import { policyGradient, referenceLogprobs } from './local-policy.ts';
+import { OPTIMIZER_FILE, readAdamWState, writeAdamWState } from './optimizer-file.ts';
+
+export interface LocalBackendOptions {
+  /** The HF model folder: the frozen reference, and the policy's starting point. */
+  model: string;
+  /** A Jinja chat template file used instead of the folder's own (null: the folder's). */
+  chatTemplate: string | null;
+  lora: LoraConfig | null;
+  /** Seeds the LoRA adapters' initialisation. */
+  seed: number;
+  runtime: Runtime;
+  /** AdamW's fixed settings; the learning rate comes with each optimStep. */
+  adam: { lr: number; weightDecay: number; gradClip: number };
+}
+
+/** A SamplerEnd on a chat model's engine (n copies of each prompt, in one generator batch). */
+function samplerOf(model: () => ChatModel): SamplerEnd {
+  return {
+    sample: (prompts: number[][], n: number, p: SampleParams): Promise<Generation[]> => {
+      const m = model();
+      const rows = prompts.flatMap((ids) => Array.from({ length: n }, () => ids));
+      const o = { temperature: p.temperature, topP: p.topP, topK: p.topK, maxNewTokens: p.maxTokens, seed: p.seed, eosIds: p.stop };
+      return m.generator.generate(rows, { ...o, sampleableVocab: m.tokenizer.vocabSize }); // padded embedding rows have no token
+    },
+    logprobs: (rows, microBatch) => referenceLogprobs(model().engine, rows, microBatch),
+  };
+}
+
+export class LocalBackend implements PolicyBackend {
+  /** The frozen model; it also renders prompts and decodes samples for the loop (same tokenizer and template). */
+  readonly referenceModel: ChatModel;
+  readonly optimizer: AdamW;
+  readonly policy: SamplerEnd = samplerOf(() => this.policyModel);
+  readonly reference: SamplerEnd;
+  private current?: ChatModel;
+  /** Gradients accumulated by forwardBackward since the last optimStep. */
+  private grads = new Map<string, Float32Array>();
+
+  constructor(readonly o: LocalBackendOptions) {
+    this.referenceModel = ChatModel.load(o.model, o.runtime, 'model', { chatTemplateFile: o.chatTemplate ?? undefined });
+    this.reference = samplerOf(() => this.referenceModel);
+    const a = o.adam;
+    this.optimizer = new AdamW({ lr: a.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: a.weightDecay, maxGradNorm: a.gradClip, decays: (n) => !n.endsWith('norm.weight') });
+  }
+
+  /** The policy as a chat model (sampling, periodic evaluation). */
+  get policyModel(): ChatModel {
+    invariant(this.current, 'LocalBackend: no policy yet; call start() or loadState() first');
+    return this.current;
+  }
+
+  /** A new run: the policy starts as the base weights (copied), plus fresh LoRA adapters. */
+  start(): void {
+    this.current = this.loadPolicy(this.o.model);
+  }
+
+  /** The policy from `from`: a whole HF folder, or (LoRA) the base plus the adapters saved there. */
+  private loadPolicy(from: string): ChatModel {
+    const { o, referenceModel: ref } = this;
+    if (!o.lora) {
+      const folder = loadModelFolder(from, { chatTemplateFile: o.chatTemplate ?? undefined });
+      return new ChatModel(folder, new ModelEngine(folder.cfg, folder.weights, o.runtime, 'model'), folder.tokenizer!);
+    }
+    const cfg = ref.folder.cfg;
+    const adapters = from === o.model ? initLora(cfg, o.lora, o.seed) : loadLoraAdapter(from, cfg).weights;
+    const weights = new Map([...ref.folder.weights, ...adapters]);
+    return new ChatModel({ ...ref.folder, weights }, new ModelEngine(cfg, weights, o.runtime, 'policy', o.lora), ref.tokenizer);
+  }
+
+  async forwardBackward(rows: TrainRow[], loss: LossName, microBatch: number): Promise<ForwardBackwardResult> {
+    const estimator = loss.slice('policy_'.length) as KlEstimator;
+    invariant(KL_ESTIMATORS.includes(estimator), `LocalBackend: unknown loss ${loss}`);
+    // with LoRA the train graph returns gradients for the adapters only, so only they move
+    const g = await policyGradient(this.policyModel.engine, rows, policyLoss(estimator), microBatch, this.grads);
+    return { loss: g.loss, logpDiff: g.logpDiff, tokens: g.tokens };
+  }
+
+  async optimStep(params: AdamParams, skip = false): Promise<OptimStepResult> {
+    const grads = this.grads;
+    this.grads = new Map();
+    const gradNorm = globalNorm(grads);
+    const applied = !skip && Number.isFinite(gradNorm);
+    if (applied) this.optimizer.step(this.policyModel.engine.weights, grads, params.learningRate, gradNorm);
+    return { gradNorm, applied };
+  }
+
+  /** The sampler reads the same arrays the optimizer updates: nothing to do. */
+  async saveWeightsForSampler(): Promise<void> {}
+
+  /** The weights that train: everything, or only the adapters. */
+  private trainedWeights(): Map<string, Float32Array> {
+    const { engine } = this.policyModel;
+    if (!this.o.lora) return engine.weights;
+    const names = new Set(loraShapes(engine.cfg, this.o.lora).keys());
+    return new Map([...engine.weights].filter(([n]) => names.has(n)));
+  }
+
+  /** The whole policy (HF layout), or with LoRA only the adapters (the base is the frozen model); the optimizer. */
+  saveState(tmpDir: string, dir: string): SavedState {
+    const { lora, model } = this.o;
+    if (lora) saveLoraAdapter(tmpDir, lora, this.trainedWeights(), this.policyModel.engine.cfg, model);
+    else writeModelFiles(tmpDir, dir, { config: this.referenceModel.folder.rawConfig, weights: this.policyModel.engine.weights, tokenizerFrom: model });
+    writeAdamWState(path.join(tmpDir, OPTIMIZER_FILE), this.optimizer.state);
+    return { optimizerStep: this.optimizer.state.step };
+  }
+
+  loadState(dir: string, saved: SavedState): void {
+    const state = readAdamWState(path.join(dir, OPTIMIZER_FILE), saved.optimizerStep);
+    const policy = this.loadPolicy(dir);
+    this.optimizer.restore(state);
+    this.current = policy;
+    this.grads = new Map();
+  }
+
+  exportHf(dir: string, x: { adapterDir?: string; extraFiles?: (tmp: string) => void }): void {
+    const { lora, model } = this.o;
+    const { engine } = this.policyModel;
+    const weights = lora ? mergeLora(engine.cfg, lora, engine.weights) : engine.weights;
+    if (lora && x.adapterDir) saveLoraAdapter(x.adapterDir, lora, this.trainedWeights(), engine.cfg, model);
+    saveModelFolder(dir, { config: this.referenceModel.folder.rawConfig, weights, tokenizerFrom: model, extraFiles: x.extraFiles });
+  }
+}
+
+/** A chat template file copied into an exported folder, so the trained model chats without the flag. */
+export const copyChatTemplate = (file: string) => (tmp: string) => fs.copyFileSync(file, path.join(tmp, 'chat_template.jinja'));
