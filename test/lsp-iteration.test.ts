@@ -1,5 +1,5 @@
 /**
- * The glue of one iteration (src/train/lsp-iteration.ts, policy-update.ts): what it sends to the train step.
+ * The glue of one iteration (src/train/lsp-iteration.ts through src/backend/): what it sends to the train step.
  *
  * The iteration runs on a LocalBackend (src/backend/local.ts). A spy on the backend interface records the rows each
  * forwardBackward gets and what optimStep is asked; below it, a spy on the policy engine's trainStep records every

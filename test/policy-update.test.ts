@@ -1,5 +1,5 @@
 /**
- * The policy-gradient pass with a shared prompt prefix computed once (src/train/policy-update.ts) against the plain
+ * The policy-gradient pass with a shared prompt prefix computed once (src/backend/local-policy.ts) against the plain
  * path over the full sequences: same loss, gradients, train-path log-probs and reference log-probs.
  */
 import { after, test } from 'node:test';
