@@ -78,6 +78,28 @@ export function policyLoss(estimator: KlEstimator = 'reward'): LossSpec {
   return { name: `policy_${estimator}`, build: (ctx) => buildPolicyLoss(estimator, ctx) };
 }
 
+/** Names of the importance-sampling loss's extra graph inputs (the Tinker API's `loss_fn_inputs`). */
+export const IS_INPUTS = { advantages: 'target_advantages', samplerLogprobs: 'sampler_logprobs', tokenMask: 'token_mask' } as const;
+
+/**
+ * The Tinker API's `importance_sampling` loss: -sum_bt mask_bt * exp(logp_bt - q_bt) * A_bt, with per-token
+ * advantages A [B, T'] (the KL pull folded in by src/rl/kl-fold.ts) and the sampler's log-probs q [B, T'].
+ * On-policy (logp = q) its gradient is -sum_bt mask A grad logp.
+ */
+export function importanceSamplingLoss(): LossSpec {
+  return {
+    name: 'importance_sampling',
+    build: ({ logprobs_B_T1: logp_B_T, input }) => {
+      const [B, T] = logp_B_T.shape;
+      const adv_B_T = input(IS_INPUTS.advantages, [B, T]);
+      const q_B_T = input(IS_INPUTS.samplerLogprobs, [B, T]);
+      const mask_B_T = input(IS_INPUTS.tokenMask, [B, T]);
+      const ratio_B_T = exp(mul(mask_B_T, sub(logp_B_T, q_B_T))); // masked first: padding never reaches exp
+      return neg(reduceSum(mul(mul(mask_B_T, ratio_B_T), adv_B_T)));
+    },
+  };
+}
+
 export interface KlEstimate {
   /** Mean over sequences of sum_t (logp - ref): the plain Monte Carlo estimate of KL(pi || pi_ref). */
   kl: number;
