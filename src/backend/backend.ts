@@ -46,10 +46,18 @@ export interface TrainRow {
   advantage: number;
   /** beta of the row's role times the same normaliser. */
   klCoef: number;
+  /**
+   * Per-token advantages (one per sampled token), for the `importance_sampling` loss: the row's advantage with the
+   * KL pull folded in (src/rl/kl-fold.ts). The local policy losses ignore them.
+   */
+  tokenAdvantages?: number[];
 }
 
-/** The losses a backend computes, by name. `policy_<estimator>`: the exact local loss (src/rl/losses.ts). */
-export type LossName = `policy_${KlEstimator}`;
+/**
+ * The losses a backend computes, by name. `policy_<estimator>`: the exact local loss (src/rl/losses.ts);
+ * `importance_sampling`: the Tinker API's loss on per-token advantages (rows carry `tokenAdvantages`).
+ */
+export type LossName = `policy_${KlEstimator}` | 'importance_sampling';
 
 export interface ForwardBackwardResult {
   /** Sum of the loss over the rows. */

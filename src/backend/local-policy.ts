@@ -8,7 +8,7 @@
 import { sharedPrefixLength } from '../generate/generator.ts';
 import { ModelEngine, padBatch, T_BUCKET } from '../model/engine.ts';
 import type { LossSpec } from '../model/graphs.ts';
-import { POLICY_INPUTS } from '../rl/losses.ts';
+import { IS_INPUTS, POLICY_INPUTS } from '../rl/losses.ts';
 import type { TrainRow } from './backend.ts';
 
 /** One sampled sequence to learn from (backend.ts). */
@@ -82,15 +82,25 @@ export function accumulateGrads(total: Map<string, Float32Array>, grads: Map<str
   }
 }
 
-/** Loss inputs of one micro-batch: per-row advantage and KL coefficient, per-token mask and reference log-probs. */
+/**
+ * Loss inputs of one micro-batch: per-row advantage and KL coefficient, per-token mask and reference log-probs (the
+ * local policy loss); with per-token advantages, also those and the sampler's log-probs (importance sampling).
+ */
 function lossInputs(rows: PolicyRow[], B: number, W: number, layout: Layout) {
+  const perToken = rows.some((r) => r.tokenAdvantages);
   const mask = new Float32Array(B * W);
   const ref = new Float32Array(B * W);
+  const adv = perToken ? new Float32Array(B * W) : null;
+  const sampler = perToken ? new Float32Array(B * W) : null;
   rows.forEach((r, b) => {
     r.tokens.forEach((_, k) => {
       const at = b * W + layout.at(r, k);
       mask[at] = 1;
       ref[at] = r.refLogprobs[k];
+      if (adv && sampler) {
+        adv[at] = r.tokenAdvantages?.[k] ?? 0;
+        sampler[at] = r.samplerLogprobs[k];
+      }
     });
   });
   return {
@@ -98,6 +108,7 @@ function lossInputs(rows: PolicyRow[], B: number, W: number, layout: Layout) {
     [POLICY_INPUTS.klCoef]: { data: Float32Array.from(rows.map((r) => r.klCoef)), dims: [B] },
     [POLICY_INPUTS.tokenMask]: { data: mask, dims: [B, W] },
     [POLICY_INPUTS.refLogprobs]: { data: ref, dims: [B, W] },
+    ...(adv && sampler ? { [IS_INPUTS.advantages]: { data: adv, dims: [B, W] }, [IS_INPUTS.samplerLogprobs]: { data: sampler, dims: [B, W] } } : {}),
   };
 }
 

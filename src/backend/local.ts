@@ -6,15 +6,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { invariant } from '../errors.ts';
+import { InputError, invariant } from '../errors.ts';
 import { ChatModel } from '../generate/chat.ts';
 import type { Generation } from '../generate/generator.ts';
 import { ModelEngine } from '../model/engine.ts';
+import type { LossSpec } from '../model/graphs.ts';
 import { initLora, type LoraConfig, loadLoraAdapter, loraShapes, mergeLora, saveLoraAdapter } from '../model/lora.ts';
 import { loadModelFolder } from '../model/modelfolder.ts';
 import { saveModelFolder, writeModelFiles } from '../model/save.ts';
 import { AdamW, globalNorm } from '../optim/adamw.ts';
-import { KL_ESTIMATORS, type KlEstimator, policyLoss } from '../rl/losses.ts';
+import { importanceSamplingLoss, KL_ESTIMATORS, type KlEstimator, policyLoss } from '../rl/losses.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { AdamParams, ForwardBackwardResult, LossName, OptimStepResult, PolicyBackend, SampleParams, SamplerEnd, SavedState, TrainRow } from './backend.ts';
 import { policyGradient, referenceLogprobs } from './local-policy.ts';
@@ -44,6 +45,14 @@ function samplerOf(model: () => ChatModel): SamplerEnd {
     },
     logprobs: (rows, microBatch) => referenceLogprobs(model().engine, rows, microBatch),
   };
+}
+
+/** The graph loss of a backend loss name. */
+function lossSpec(loss: LossName): LossSpec {
+  if (loss === 'importance_sampling') return importanceSamplingLoss();
+  const estimator = loss.slice('policy_'.length) as KlEstimator;
+  invariant(KL_ESTIMATORS.includes(estimator), `LocalBackend: unknown loss ${loss}`);
+  return policyLoss(estimator);
 }
 
 export class LocalBackend implements PolicyBackend {
@@ -88,10 +97,12 @@ export class LocalBackend implements PolicyBackend {
   }
 
   async forwardBackward(rows: TrainRow[], loss: LossName, microBatch: number): Promise<ForwardBackwardResult> {
-    const estimator = loss.slice('policy_'.length) as KlEstimator;
-    invariant(KL_ESTIMATORS.includes(estimator), `LocalBackend: unknown loss ${loss}`);
+    if (loss === 'importance_sampling') {
+      const bad = rows.findIndex((r) => r.tokenAdvantages?.length !== r.tokens.length);
+      if (bad >= 0) throw new InputError(`forwardBackward importance_sampling: row ${bad} needs tokenAdvantages, one per sampled token (${rows[bad].tokens.length})`);
+    }
     // with LoRA the train graph returns gradients for the adapters only, so only they move
-    const g = await policyGradient(this.policyModel.engine, rows, policyLoss(estimator), microBatch, this.grads);
+    const g = await policyGradient(this.policyModel.engine, rows, lossSpec(loss), microBatch, this.grads);
     return { loss: g.loss, logpDiff: g.logpDiff, tokens: g.tokens };
   }
 
