@@ -35,16 +35,17 @@ const lengthReward: RewardSource = {
   score: async (_q, answers_N_G) => answers_N_G.map((g) => g.map((a) => (a.length % 5) / 4)),
 };
 
-/** Every completion the run asks for, with the eos ids it stopped on (ChatModel.complete wrapped, then restored). */
+/** Every completion the run asks for, with the eos ids it stopped on (ChatModel.completeWith wrapped, then restored). */
 function recordCompletions(): { calls: { eosIds: number[]; out: Completion[] }[]; restore: () => void } {
   const calls: { eosIds: number[]; out: Completion[] }[] = [];
-  const original = ChatModel.prototype.complete;
-  ChatModel.prototype.complete = async function (this: ChatModel, ...args: Parameters<ChatModel['complete']>) {
+  // completeWith: where every completion is rendered and decoded (the loop samples through its backend)
+  const original = ChatModel.prototype.completeWith;
+  ChatModel.prototype.completeWith = async function (this: ChatModel, ...args: Parameters<ChatModel['completeWith']>) {
     const out = await original.apply(this, args);
     calls.push({ eosIds: this.eosIds, out });
     return out;
   };
-  return { calls, restore: () => (ChatModel.prototype.complete = original) };
+  return { calls, restore: () => (ChatModel.prototype.completeWith = original) };
 }
 
 const BOS = 128000;
