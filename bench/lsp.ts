@@ -25,7 +25,7 @@ export async function measureLspIteration(modelDir: string, threads: number, rou
   if (!fs.existsSync(path.join(modelDir, 'config.json'))) return `no model at ${modelDir}`;
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lsp-'));
   try {
-    const config = resolveConfig({ model: modelDir, out, iterations: 1 + rounds, N: 8, G: 4, mode: 'lsp', quiet: true, checkpointEvery: 1000 });
+    const config = resolveConfig({ model: modelDir, out, iterations: 1 + rounds, N: 8, G: 4, mode: 'lsp', quiet: true, checkpointEvery: 1000, checkpointMinutes: 0 });
     const runtime = new Runtime({ threads });
     const settings = runSettings(config, runtime, threads);
     settings.evalEvery = 1; // the compile count after each iteration joins its metrics line

@@ -1,6 +1,7 @@
 /**
  * Typed errors. Every error a user can cause names what is at fault (file, field, tensor, op, shape).
- * The CLI prints `error: <message>` for these and exits 1; anything else is a bug and keeps its stack.
+ * The CLI prints `error: <message>` for these and exits 1. Anything else (an InternalError, or any other exception)
+ * is a bug in selfplay: the CLI says so, asks for a report, prints the stack and exits 70.
  */
 export class SelfplayError extends Error {
   override name = 'SelfplayError';
@@ -39,4 +40,17 @@ export class FileSystemError extends SelfplayError {
 /** A run ended without doing what it was for (no update applied, too many skipped); the message is its summary. */
 export class RunFailedError extends SelfplayError {
   override name = 'RunFailedError';
+}
+
+/**
+ * A broken internal invariant: a bug in selfplay, never the user's input. Deliberately not a SelfplayError, so the
+ * CLI reports it as an internal error with its stack instead of blaming the user's input.
+ */
+export class InternalError extends Error {
+  override name = 'InternalError';
+}
+
+/** Throws an {@link InternalError} with `message` unless `condition` holds. */
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new InternalError(message);
 }

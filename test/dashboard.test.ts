@@ -113,6 +113,9 @@ test('dashboard: the feed is paged newest first and filtered by family, validity
   assert.equal(one.items[0].answers[0].judge, 'Right.\n<Score>7</Score>');
   assert.equal(one.items[0].difficulty !== null, true, 'the world classifies the query');
   assert.equal((await page('offset=58&limit=20')).items.length, 2);
+  const invalid = (await page('valid=invalid&limit=1')).items[0];
+  assert.equal(typeof invalid.invalidReason, 'string', 'an invalid query says why');
+  assert.equal(one.items[0].invalidReason, null);
 });
 
 test('dashboard: downsample averages equal buckets (checked against a naive loop)', () => {

@@ -60,3 +60,10 @@ test('windows over training: consecutive iteration ranges up to the last one, em
   assert.equal(windowSize(2), 1);
   assert.equal(windowSize(7), 2);
 });
+
+test('diversityOverTraining takes a run of 300,000 samples (no argument spread over the samples)', () => {
+  const samples = Array.from({ length: 300_000 }, (_, i) => ({ iteration: 1 + Math.floor(i / 1000), query: 'Reverse the word: lokem.' }));
+  const w = diversityOverTraining(samples, 100);
+  assert.equal(w.length, 3);
+  assert.equal(w[2].to, 300);
+});

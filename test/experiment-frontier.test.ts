@@ -1,10 +1,13 @@
 /** The GRPO frontier filter: its pure functions by hand, the prompt set it keeps, the measurement, the CLI flag. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { filterFrontier, frontierLevels, levelSuccess, measureLevelSuccess, parseFrontier } from '../src/experiment/frontier.ts';
-import { grpoPrompts } from '../src/experiment/paper.ts';
+import { filterFrontier, frontierLevels, levelSuccess, measureLevelSuccess, parseFrontier, probeInstructions } from '../src/experiment/frontier.ts';
+import { GRPO_FRONTIER_FILE, GRPO_PROMPTS_FILE, grpoPrompts, writeGrpoPrompts } from '../src/experiment/paper.ts';
+import { readJson, readJsonl } from '../src/train/run-folder.ts';
 import { ChatModel } from '../src/generate/chat.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { evalInstanceKeys } from '../src/world/evalset.ts';
@@ -33,6 +36,20 @@ test('level success, the [lo, hi] band (ends included) and the filter', () => {
   assert.deepEqual(filterFrontier(prompts, kept), [prompts[1], prompts[2]]);
   assert.deepEqual(parseFrontier('0.2, 0.8'), { lo: 0.2, hi: 0.8 });
   assert.throws(() => parseFrontier('0.8,0.2'), /--grpo-frontier: expected lo,hi with 0 <= lo <= hi <= 1/);
+});
+
+test('the probe set: perLevel distinct instructions of every (family, level), none held out', () => {
+  const probe = probeInstructions(4, 3);
+  assert.equal(probe.length, 36 * 3);
+  const held = evalInstanceKeys();
+  const counts = new Map<string, number>();
+  for (const q of probe) {
+    const c = classify(q);
+    assert.ok(c.valid && !held.has(instanceKey(c.instance)), q);
+    counts.set(`${c.family}${c.difficulty}`, (counts.get(`${c.family}${c.difficulty}`) ?? 0) + 1);
+  }
+  assert.deepEqual([...counts.values()], Array(36).fill(3));
+  assert.equal(new Set(probe.map((q) => { const c = classify(q); return c.valid ? instanceKey(c.instance) : q; })).size, probe.length);
 });
 
 test('a kept-levels GRPO prompt set: only those levels, distinct, none held out', () => {
@@ -77,4 +94,23 @@ test('experiment paper --grpo-frontier with a bad range: one line', () => {
   const r = spawnSync(process.execPath, [path.join(root, 'bin', 'selfplay.js'), 'experiment', 'paper', '--grpo-frontier', '0.9,0.1'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /^error: --grpo-frontier: expected lo,hi with 0 <= lo <= hi <= 1 \(e\.g\. 0\.2,0\.8\), got "0\.9,0\.1"\n$/);
+});
+
+test('experiment paper --grpo-frontier: measured once, saved, prompts only from the kept levels; reused on a rerun', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'frontier-'));
+  const lines: string[] = [];
+  const o = { model: path.join(root, 'models', 'default'), budget: 'tiny' as const, seed: 2, out, doc: path.join(out, 'doc.md'), threads: 1, quiet: true, grpoFrontier: { lo: 0.5, hi: 1 }, log: (l: string) => lines.push(l) };
+  const file = await writeGrpoPrompts(o);
+  const saved = readJson(path.join(out, GRPO_FRONTIER_FILE)) as { levels: { family: string; difficulty: number; rate: number; trials: number }[]; kept: { family: string; difficulty: number }[] };
+  assert.deepEqual(saved.levels.map((l) => l.trials), Array(36).fill(2), 'one probe per level, 2 samples each');
+  assert.deepEqual(saved.kept, saved.levels.filter((l) => l.rate >= 0.5));
+  const kept = new Set(saved.kept.map((l) => `${l.family}|${l.difficulty}`));
+  const prompts = readJsonl(file) as { family: string; difficulty: number }[];
+  assert.equal(path.basename(file), GRPO_PROMPTS_FILE);
+  assert.equal(prompts.length, 16);
+  assert.ok(prompts.every((p) => kept.has(`${p.family}|${p.difficulty}`)), 'only kept levels');
+  assert.equal(lines.filter((l) => /^grpo frontier: the base model answers/.test(l)).length, 1);
+  await writeGrpoPrompts(o);
+  assert.equal(lines.filter((l) => /^grpo frontier: the base model answers/.test(l)).length, 1, 'the saved measurement is reused');
+  await assert.rejects(writeGrpoPrompts({ ...o, grpoFrontier: null }), /differs from the prompt set of seed 2, budget tiny, frontier null/);
 });

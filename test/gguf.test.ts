@@ -287,7 +287,7 @@ for (const pairs of [false, true]) {
     assert.deepEqual(md['tokenizer.ggml.merges'].value, ['a b', 'ab c', 'Ġ a', 'Ġa b', 'h i']);
     const scalars: [string, GGUFValueType, unknown][] = [
       ['tokenizer.ggml.model', T.STRING, 'gpt2'],
-      ['tokenizer.ggml.pre', T.STRING, 'default'],
+      ['tokenizer.ggml.pre', T.STRING, 'gpt-2'], // a lone ByteLevel(use_regex) pre-tokenizer is GPT-2's regex
       ['tokenizer.ggml.bos_token_id', T.UINT32, 1],
       ['tokenizer.ggml.eos_token_id', T.UINT32, 15],
       ['tokenizer.ggml.padding_token_id', T.UINT32, 2],

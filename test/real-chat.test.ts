@@ -11,10 +11,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildRealModelFolder } from '../scripts/make-real-model.ts';
 import { ChatModel } from '../src/generate/chat.ts';
+import { Generator } from '../src/generate/generator.ts';
+import { sampleTokenNaive, type SamplingParams } from '../src/generate/sampler.ts';
 import { ModelEngine } from '../src/model/engine.ts';
 import { loadModelFolder } from '../src/model/modelfolder.ts';
 import { loadTokenizer, type ChatMessage } from '../src/model/tokenizer.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
+import { Rng } from '../src/util/rng.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'real-chat-'));
 const runtime = new Runtime({ threads: 1 });
@@ -103,4 +106,40 @@ test('Llama-3 generation stops on each id of generation_config.json eos_token_id
   const [c] = await favouring(128007).complete(['Say something.'], greedy, 1);
   assert.deepEqual(c.tokens, new Array(6).fill(128007));
   assert.equal(c.finishReason, 'length');
+});
+
+test('generation at V = 128,256: n = 3 rows, every sampling path draws what the naive sampler draws from the model', async () => {
+  const folder = loadModelFolder(dirs.llama3);
+  const engine = new ModelEngine(folder.cfg, folder.weights, runtime, 'llama3-sampling');
+  const gen = new Generator(engine);
+  const tok = folder.tokenizer!;
+  const prompt = tok.encode(tok.applyChatTemplate([{ role: 'user', content: 'Count to three.' }], { addGenerationPrompt: true }), { addSpecialTokens: false });
+  // the next-token log-probs after the prompt, by full recomputation (float64 log-softmax of the logits)
+  const V = folder.cfg.vocabSize;
+  const { logits } = await engine.logits([prompt]);
+  const last = logits.subarray((prompt.length - 1) * V, prompt.length * V);
+  let top = -Infinity;
+  for (const x of last) top = Math.max(top, x);
+  let z = 0;
+  for (const x of last) z += Math.exp(x - top);
+  const lp = Float32Array.from(last, (x) => x - top - Math.log(z));
+  const paths: SamplingParams[] = [
+    { temperature: 1, topK: 0, topP: 1 },
+    { temperature: 0.7, topK: 40, topP: 1 },
+    { temperature: 1, topK: 0, topP: 0.9 },
+    { temperature: 1.2, topK: 100, topP: 0.8 },
+  ];
+  for (const p of paths) {
+    const opts = { ...p, maxNewTokens: 3, seed: 11, eosIds: [] as number[] };
+    const rows = await gen.generate([prompt, prompt, prompt], opts);
+    const rng = new Rng(11); // rows draw in order from one stream
+    const firstTokens = rows.map(() => sampleTokenNaive(lp, 0, V, p, rng));
+    assert.deepEqual(rows.map((r) => r.tokens[0]), firstTokens, `first tokens, ${JSON.stringify(p)}`);
+    assert.deepEqual(await gen.generate([prompt, prompt, prompt], opts), rows, 'same seed, same rows');
+    for (const r of rows) {
+      assert.equal(r.tokens.length, 3);
+      assert.ok(r.logprobs.every((x) => Number.isFinite(x) && x <= 0));
+    }
+    assert.ok(Math.abs(rows[0].logprobs[0] - lp[rows[0].tokens[0]]) < 1e-4, 'reported log-prob is the model\'s (temperature 1)');
+  }
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildRealModelFolder, TOKENIZERS } from '../scripts/make-real-model.ts';
+import { buildRealModelFolder, realModelConfig, type ShapeName, TOKENIZERS } from '../scripts/make-real-model.ts';
 import { expectedParamShapes, parseModelConfig } from '../src/model/config.ts';
 import { loadModelFolder } from '../src/model/modelfolder.ts';
 
@@ -45,13 +45,12 @@ for (const name of Object.keys(TOKENIZERS) as (keyof typeof TOKENIZERS)[]) {
   });
 }
 
-test('make-real-model: the SmolLM2-135M shape declares 180M parameters with the Llama-3 vocabulary', () => {
-  const cfg = parseModelConfig(
-    { ...JSON.parse(fs.readFileSync(path.join(root, 'tiny-llama3', 'config.json'), 'utf8')), hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, head_dim: 64 },
-    'config.json',
-  );
-  const n = [...expectedParamShapes(cfg).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
-  assert.equal(n, 134515008 - 49152 * 576 + 128256 * 576); // SmolLM2-135M's 134.5M with the 128,256-row embedding
+test('make-real-model: the real shapes declare their published parameter counts', () => {
+  const count = (shape: ShapeName, tokenizer: 'llama3' | 'qwen3') =>
+    [...expectedParamShapes(parseModelConfig(realModelConfig({ shape, tokenizer }), 'config.json')).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  assert.equal(count('qwen2.5-0.5b', 'qwen3'), 494_032_768); // Qwen2.5-0.5B as published (with its own 151,936 rows)
+  assert.equal(count('llama3.2-1b', 'llama3'), 1_235_814_400); // Llama-3.2-1B as published
+  assert.equal(count('smollm2-135m', 'llama3'), 134_515_008 + (128_256 - 49_152) * 576); // SmolLM2-135M, 128,256-row embedding
 });
 
 test('make-real-model: same seed, same weights; bf16 is the rounded f32; layers override', () => {

@@ -82,6 +82,8 @@ test('run folders: new, empty or marked; a run of another kind or a newer format
   const marked = tmp('marked');
   fs.writeFileSync(path.join(marked, RUN_MARKER), JSON.stringify({ version: 1, kind: 'train' }));
   assert.deepEqual(claim(marked, 'resume'), { continuing: true });
+  assert.deepEqual(claim(marked, 'new'), { continuing: false }, 'stopped before its first checkpoint: nothing to lose, start again');
+  fs.mkdirSync(path.join(marked, 'checkpoints', 'iter-000001'), { recursive: true });
   assert.throws(() => claim(marked, 'new'), /already holds a train run; continue it with --resume/);
   assert.throws(() => claim(marked, 'resume', 'pretrain'), /holds a selfplay train run, not a pretrain run/);
   fs.writeFileSync(path.join(marked, RUN_MARKER), JSON.stringify({ version: 99, kind: 'train' }));

@@ -106,7 +106,7 @@ test('resumePoint: the newest checkpoint that verifies; a damaged newer one is n
   assert.ok(!fs.existsSync(path.join(out, 'model.tmp-77-ffee')));
 });
 
-test('resumePoint: a truncated file is caught by its size; a save killed between its renames is put back', () => {
+test('resumePoint: a truncated file is caught by its size; a checkpoint save killed between its renames is put back', () => {
   const out = tmp('trunc');
   saveToy(path.join(out, 'checkpoints', 'iter-000001'), 1);
   saveToy(path.join(out, 'checkpoints', 'iter-000002'), 2);
@@ -115,8 +115,11 @@ test('resumePoint: a truncated file is caught by its size; a save killed between
   assert.match(checkpointProblem(path.dirname(file))!, /optimizer\.safetensors has 10 bytes, \d+ when saved/);
   // the old folder was moved aside, and the process died before the new one was renamed in
   fs.renameSync(path.join(out, 'checkpoints', 'iter-000001'), path.join(out, 'checkpoints', 'iter-000001.old-5-ab12'));
+  // a final model/ caught the same way is dropped instead: it is an older run's, and the last checkpoint re-makes it
+  fs.mkdirSync(path.join(out, 'model.old-5-ab12'));
   const r = resumePoint(out, (dir) => ({ step: loadCheckpointState(dir).state.step, value: dir }), () => {});
   assert.equal(r.start, 1);
+  assert.ok(!fs.existsSync(path.join(out, 'model')) && !fs.existsSync(path.join(out, 'model.old-5-ab12')));
 });
 
 test('resumePoint: no checkpoint usable is an error naming each one, and nothing is deleted', () => {

@@ -71,12 +71,12 @@ test('request validation: defaults, and errors naming the field', () => {
     [{}, /^messages: must be a non-empty list/, 'messages'],
     [{ messages: [{ role: 'robot', content: 'x' }] }, /^messages\[0\]\.role: must be one of/, 'messages[0].role'],
     [{ messages: [{ role: 'user' }] }, /^messages\[0\]\.content: must be a string/, 'messages[0].content'],
-    [{ messages: [{ role: 'user', content: 'x' }], temperature: -1 }, /^temperature: must be a number in \[0, 2\], got -1/, 'temperature'],
+    [{ messages: [{ role: 'user', content: 'x' }], temperature: -1 }, /^temperature: must be a number in \[0, 2\]; -1 is out of range$/, 'temperature'],
     [{ messages: [{ role: 'user', content: 'x' }], max_tokens: 1.5 }, /^max_tokens: must be a positive integer/, 'max_tokens'],
     [{ messages: [{ role: 'user', content: 'x' }], n: 0 }, /^n: must be an integer in \[1, 16\]/, 'n'],
     [{ messages: [{ role: 'user', content: 'x' }], stop: ['a', 'b', 'c', 'd', 'e'] }, /^stop: must be/, 'stop'],
     [{ messages: [{ role: 'user', content: 'x' }], top_p: 0 }, /^top_p: must be a number in \(0, 1\]/, 'top_p'],
-    [[1, 2], /^body: must be a JSON object/, null],
+    [[1, 2], /^body: must be a JSON object, got \[1,2\]$/, 'body'],
   ];
   for (const [body, message, param] of cases) {
     assert.throws(() => parseCompletionRequest(body, 'm'), (e: Error & { param?: string | null }) => message.test(e.message) && e.param === param, JSON.stringify(body));
@@ -102,8 +102,10 @@ after(async () => {
   await runtime?.release();
 });
 
+const JSON_TYPE = { 'content-type': 'application/json' };
+
 async function post(body: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', headers: JSON_TYPE, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: res.status, json: await res.json() };
 }
 
@@ -144,7 +146,7 @@ test('serve: a stop string ends the text before it', async () => {
 
 test('serve: stream true sends the same text as server-sent events, then [DONE]', async () => {
   const plain = (await post(ask('Add 1 and 2.'))).json.choices[0];
-  const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: JSON.stringify(ask('Add 1 and 2.', { stream: true })) });
+  const res = await fetch(`${server.url}/chat/completions`, { method: 'POST', headers: JSON_TYPE, body: JSON.stringify(ask('Add 1 and 2.', { stream: true })) });
   assert.equal(res.headers.get('content-type'), 'text/event-stream');
   const events = (await res.text()).split('\n\n').filter((e) => e !== '').map((e) => e.replace(/^data: /, ''));
   assert.equal(events.at(-1), '[DONE]');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { InputError } from '../src/errors.ts';
 import { CHALLENGER_PROMPT, JUDGE_PROMPT, fillChallengerPrompt } from '../src/prompts/paper.ts';
+import { defaultModelStage2Draws } from '../src/train/pretrain.ts';
 import { allPromptTexts, makeCorpus, type TrainingExample } from '../src/world/corpus.ts';
 import { EVAL_SET_PATH, evalInstanceKeys, evalSetToJsonl, LARGE_EVAL_PER_FAMILY, LARGE_EVAL_SET_PATH, levelQuotas, loadEvalSet, makeEvalSet, makeLargeEvalSet } from '../src/world/evalset.ts';
 import { judgeCompletion } from '../src/world/judge.ts';
@@ -139,9 +140,11 @@ test('evaluation file: loads, >= 100 per family over all levels, matches the gen
   }
 });
 
-test('large evaluation file: matches the generator, 420 per family over every level, disjoint from the first, capped per level', () => {
+test('large evaluation file: matches the generator, 420 per family over the levels, disjoint from the first and the replayed pretraining draws', () => {
   const items = loadEvalSet(LARGE_EVAL_SET_PATH);
-  assert.equal(evalSetToJsonl(makeLargeEvalSet()), fs.readFileSync(LARGE_EVAL_SET_PATH, 'utf8'), 'the file is what make-evalset.ts writes');
+  const drawn = defaultModelStage2Draws();
+  assert.ok(drawn.size > 10000, `replayed stage-2 draws: ${drawn.size}`);
+  assert.equal(evalSetToJsonl(makeLargeEvalSet(drawn)), fs.readFileSync(LARGE_EVAL_SET_PATH, 'utf8'), 'the file is what make-evalset.ts writes');
   assert.equal(new Set(items.map((i) => i.id)).size, items.length);
   const first = evalInstanceKeys([EVAL_SET_PATH]);
   const keys = new Set<string>();
@@ -150,16 +153,17 @@ test('large evaluation file: matches the generator, 420 per family over every le
     assert.ok(c.valid && c.family === it.family && c.difficulty === it.difficulty, it.instruction);
     assert.equal(it.answer, referenceAnswer(c.instance));
     assert.ok(!first.has(instanceKey(c.instance)), `in both files: ${it.instruction}`);
+    assert.ok(!drawn.has(instanceKey(c.instance)), `drawn in the shipped model's stage-2 pretraining: ${it.instruction}`);
     keys.add(instanceKey(c.instance));
   }
   assert.equal(keys.size, items.length, 'distinct instances');
   for (const family of FAMILY_NAMES) {
     const mine = items.filter((i) => i.family === family);
     assert.equal(mine.length, LARGE_EVAL_PER_FAMILY);
-    assert.equal(new Set(mine.map((i) => i.difficulty)).size, MAX_DIFFICULTY);
+    // every level, except one-digit sums: all 100 were drawn in pretraining (stage 2 alone drew the 80 not in v3)
+    assert.equal(new Set(mine.map((i) => i.difficulty)).size, family === 'add' ? MAX_DIFFICULTY - 1 : MAX_DIFFICULTY);
   }
-  // a one-digit sum has 100 instances: the set takes at most 5% of them
-  assert.equal(items.filter((i) => i.family === 'add' && i.difficulty === 1).length, 5);
+  assert.equal(items.filter((i) => i.family === 'add' && i.difficulty === 1).length, 0);
 });
 
 test('level quotas: even where the caps allow, shortfalls spread, too-small caps refused', () => {

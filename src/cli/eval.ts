@@ -11,6 +11,7 @@ import { ChatModel } from '../generate/chat.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { claimRunFolder, markRunFolder, RUN_MARKER } from '../train/run-folder.ts';
 import { probeWritable } from '../util/fs.ts';
+import { accuracyCommand } from './eval-accuracy.ts';
 import { worldQualityCommand } from './world-quality.ts';
 
 export interface EvalFlags {
@@ -33,6 +34,8 @@ export interface EvalFlags {
   threads?: number;
   quiet?: boolean;
   worldQuality?: boolean;
+  accuracy?: boolean;
+  k?: number;
 }
 
 /** Completion budget when --max-tokens is not given: world answers are a word or a number. */
@@ -44,6 +47,7 @@ const DEFAULT_MAX_TOKENS = { world: 64, other: 512 };
  */
 export async function evalCommand(flags: EvalFlags): Promise<void> {
   if (flags.worldQuality) return worldQualityCommand(flags);
+  if (flags.accuracy) return accuracyCommand(flags);
   await pairwiseCommand(flags);
 }
 

@@ -1,9 +1,11 @@
 /**
- * The `selfplay` command line: parses, calls library code, prints. Errors a user can cause (SelfplayError)
- * print one line and exit 1; anything else is a bug and keeps its stack.
+ * The `selfplay` command line: parses, calls library code, prints. Errors a user can cause (SelfplayError,
+ * commander's complaints about flags turned into InputError, and file-system failures) print one line and exit 1;
+ * anything else is a bug in selfplay: it is reported as an internal error with a request to report it and its
+ * stack, and exits 70.
  */
 import { Command, CommanderError } from 'commander';
-import { SelfplayError } from '../errors.ts';
+import { InputError, SelfplayError } from '../errors.ts';
 import { evalCommand } from './eval.ts';
 import { exportCommand } from './export.ts';
 import { generateCommand } from './generate.ts';
@@ -21,7 +23,7 @@ function program(): Command {
     .description('Language Self-Play (arXiv 2509.07414) in TypeScript: a model improves itself by playing challenger and solver.')
     .addHelpText('after', '\nAdd --debug to any command to see the stack trace behind an error.')
     .exitOverride()
-    .showHelpAfterError();
+    .configureOutput({ outputError: () => {} }); // parse errors are printed by main(), in one line
   cli
     .command('logprobs')
     .description('Print the log-probability of each token given the ones before it (first token: null), as JSON.')
@@ -67,7 +69,7 @@ function program(): Command {
     .option('--model <dir>', 'the evaluated model (HF folder with tokenizer and chat template)')
     .option('--baseline <dir>', 'the model it is compared with (e.g. the base model before training)')
     .option('--chat-template <file>', "Jinja chat template file to use instead of each model folder's own (for tokenizers that ship none)")
-    .option('--set <file|world>', 'AlpacaEval JSON, JSONL with "instruction" (optional "subset"), or world (the held-out set)')
+    .option('--set <file|world>', 'AlpacaEval JSON, JSONL with "instruction" (optional "subset"), world (the held-out set) or world-large (420 per family)')
     .option('--judge <spec>', 'verifier (world only; the default there), reward-model:DIR, or openai:URL')
     .option('--judge-model <name>', 'openai judge: the model name on the endpoint')
     .option('--judge-api-key <key>', 'openai judge: API key (default: env OPENAI_API_KEY)')
@@ -75,12 +77,14 @@ function program(): Command {
     .option('--judge-max-tokens <n>', 'openai judge: tokens per judgement (default 512)', (v) => parsePositiveInt(v, '--judge-max-tokens'))
     .option('--temperature <t>', 'sampling temperature of both models (default 0.01, as in the paper)', (v) => parseNonNegative(v, '--temperature'))
     .option('--max-tokens <m>', 'tokens per answer (default 64 for world, else 512)', (v) => parsePositiveInt(v, '--max-tokens'))
-    .option('--limit <k>', 'evaluate k instructions, taken round-robin across subsets', (v) => parsePositiveInt(v, '--limit'))
+    .option('--limit <k>', 'evaluate k instructions, taken round-robin across subsets (--accuracy: spread evenly over families and levels)', (v) => parsePositiveInt(v, '--limit'))
     .option('--seed <s>', 'sampling and bootstrap seed (default 1)', (v) => parseNonNegativeInt(v, '--seed'))
     .option('--batch-size <b>', 'prompts per generation batch (default 16)', (v) => parsePositiveInt(v, '--batch-size'))
     .option('--out <dir>', 'report folder; also holds the judgement cache, so a rerun resumes (default runs/eval/<model>-vs-<baseline>-<set>)')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of progress bars')
+    .option('--accuracy', 'instead: greedy, mean@k (temperature 1) and maj@k accuracy of --model per family and level on --set world-large (the default here) or world, with paired tests against --baseline if given')
+    .option('--k <k>', '--accuracy: samples per item at temperature 1 (default 8)', (v) => parsePositiveInt(v, '--k'))
     .option('--world-quality', 'instead: measure a world model\'s challenger, solver and judge against the default model\'s quality bar (--model, default models/default; --out writes JSON and markdown)')
     .action(async (opts) => evalCommand(opts));
   cli
@@ -92,6 +96,7 @@ function program(): Command {
     .option('--name <id>', 'model id in the API (default: the folder name)')
     .option('--chat-template <file>', "Jinja chat template file to use instead of the model folder's own (for tokenizers that ship none)")
     .option('--max-tokens <m>', 'completion budget when a request sets none (default 512)', (v) => parsePositiveInt(v, '--max-tokens'))
+    .option('--max-body-mb <n>', 'largest request body in MiB (default 2); larger bodies get 413 before they are read', (v) => parsePositiveInt(v, '--max-body-mb'))
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'no log line per request')
     .action(async (opts) => serveCommand(opts));
@@ -146,20 +151,51 @@ function program(): Command {
 
 function parsePositiveInt(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new SelfplayError(`${flag}: expected a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n <= 0) throw new InputError(`${flag}: expected a positive integer, got "${value}"`);
   return n;
 }
 
 function parseNonNegativeInt(value: string, flag: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new SelfplayError(`${flag}: expected an integer >= 0, got "${value}"`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new InputError(`${flag}: expected an integer >= 0, got "${value}"`);
   return n;
 }
 
 function parseNonNegative(value: string, flag: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new SelfplayError(`${flag}: expected a number >= 0, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InputError(`${flag}: expected a number >= 0, got "${value}"`);
   return n;
+}
+
+/** Commander's exits that are not errors: help and version were printed as asked. */
+const COMMANDER_DONE = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
+
+/** A commander complaint (unknown option or command, missing value...) as the one-line InputError of bad input. */
+export function flagError(e: CommanderError): InputError {
+  const text = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  return new InputError(`${text}; --help lists the options`);
+}
+
+/** Prints an error the way the CLI reports it; returns the exit code (1: the user's input, 70: a bug in selfplay). */
+export function reportError(e: unknown, debug: boolean): number {
+  if (e instanceof SelfplayError) {
+    process.stderr.write(`error: ${e.message}\n`);
+    if (debug) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+  // a file-system failure not caught where it happened is still the user's disk, not a bug: one line
+  if (isErrno(e)) {
+    process.stderr.write(`error: ${describeFsError(e)}\n`);
+    if (debug) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(
+    `internal error: ${err.message}\n` +
+      'This is a bug in selfplay, not a problem with your input; please report it with the command you ran and the trace below.\n' +
+      `${err.stack ?? err.message}\n`,
+  );
+  return 70;
 }
 
 /** Runs the CLI; returns the process exit code. */
@@ -170,18 +206,7 @@ export async function main(argv: string[]): Promise<number> {
     await program().parseAsync(argv.filter((a) => a !== '--debug'));
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    if (e instanceof SelfplayError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      if (debug) process.stderr.write(`${e.stack}\n`);
-      return 1;
-    }
-    // a file-system failure not caught where it happened is still the user's disk, not a bug: one line
-    if (isErrno(e)) {
-      process.stderr.write(`error: ${describeFsError(e)}\n`);
-      if (debug) process.stderr.write(`${e.stack}\n`);
-      return 1;
-    }
-    throw e;
+    if (e instanceof CommanderError) return COMMANDER_DONE.has(e.code) ? e.exitCode : reportError(flagError(e), debug);
+    return reportError(e, debug);
   }
 }

@@ -23,7 +23,7 @@ export interface PretrainFlags {
  */
 function savedOptions(dir: string): Partial<PretrainOptions> {
   const all = checkpointsNewestFirst(dir);
-  if (all.length === 0) throw new InputError(`--resume ${dir}: no checkpoints; nothing to resume`);
+  if (all.length === 0) throw new InputError(`--resume ${dir}: no checkpoint yet, so nothing to resume; start the run again with --out ${dir}`);
   const last = all.find((c) => checkpointProblem(c) === null);
   if (!last) throw new InputError(`--resume ${dir}: no checkpoint verifies (${all.map((c) => `${path.basename(c)}: ${checkpointProblem(c)}`).join('; ')})`);
   const file = path.join(last, 'state.json');

@@ -5,12 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
+import { preflightChatFolder } from '../model/modelfolder.ts';
 import { periodicSolverEval } from '../eval/world-quality.ts';
 import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts';
 import { overridesFromFlags } from '../rl/config-flags.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { train } from '../train/lsp.ts';
-import { claimRunFolder, prepareRunFolder, readJson } from '../train/run-folder.ts';
+import { claimRunFolder, prepareRunFolder, readJson, writeJsonAtomic } from '../train/run-folder.ts';
 import { runSettings } from '../train/settings.ts';
 
 export interface TrainFlags extends Record<string, unknown> {
@@ -31,7 +32,7 @@ function runConfig(flags: TrainFlags): TrainConfig {
   const changed = Object.keys(overrides).filter((k) => !allowed.has(k));
   if (changed.length) throw new InputError(`--resume: only --iterations, --quiet, --guard and --on-collapse may change a run; got ${changed.map((k) => `--${k}`).join(', ')}`);
   const file = path.join(flags.resume, 'config.json');
-  if (!fs.existsSync(file)) throw new InputError(`--resume ${flags.resume}: no config.json; is this a run folder?`);
+  if (!fs.existsSync(file)) throw new InputError(`--resume ${flags.resume}: no config.json; not a run folder, or a run stopped before it began (start it again with --out ${flags.resume})`);
   return resolveConfig(readJson(file), { ...overrides, out: flags.resume }, { fileName: file });
 }
 
@@ -41,9 +42,11 @@ function claimTrainFolder(config: TrainConfig, resume: boolean): void {
     '--model': config.model,
     '--reward-source': config.rewardSource.startsWith('reward-model:') ? config.rewardSource.slice('reward-model:'.length) : undefined,
     '--prompts-file': config.promptsFile ?? undefined,
+    '--chat-template': config.chatTemplate ?? undefined,
   };
   const { continuing } = claimRunFolder(config.out, { kind: 'train', intent: resume ? 'resume' : 'new', flag: resume ? '--resume' : '--out', reads });
   prepareRunFolder(config.out, 'train', continuing);
+  if (!continuing) writeJsonAtomic(path.join(config.out, 'config.json'), config); // a new run: nothing to choose first
 }
 
 export async function trainCommand(flags: TrainFlags): Promise<void> {
@@ -51,6 +54,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
   if (!fs.existsSync(path.join(config.model, 'config.json'))) {
     throw new InputError(`${config.model}: no config.json; --model must be an HF model folder (the default is models/default)`);
   }
+  preflightChatFolder(config.model, config.chatTemplate ?? undefined); // before the run folder is claimed: a retry can reuse it
   claimTrainFolder(config, Boolean(flags.resume));
   const runtime = new Runtime({ threads: flags.threads });
   const base = runSettings(config, runtime, flags.threads);

@@ -4,7 +4,8 @@ import { InputError } from '../errors.ts';
 import { qualityTable, worldQuality } from '../eval/world-quality.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../train/run-folder.ts';
+import { claimRunFolder, markRunFolder, writeFileAtomic, writeJsonAtomic } from '../train/run-folder.ts';
+import { probeWritable } from '../util/fs.ts';
 
 export interface WorldQualityFlags {
   model?: string;
@@ -18,6 +19,12 @@ export interface WorldQualityFlags {
 
 export async function worldQualityCommand(flags: WorldQualityFlags): Promise<void> {
   const model = flags.model ?? 'models/default';
+  if (flags.out) {
+    // checked before a minute of compute: a new folder or an evaluation folder, never the model's, and writable
+    claimRunFolder(flags.out, { kind: 'eval', intent: 'either', flag: '--out', reads: { '--model': model } });
+    probeWritable(flags.out);
+    markRunFolder(flags.out, 'eval');
+  }
   const runtime = new Runtime({ threads: flags.threads });
   const chat = ChatModel.load(model, runtime);
   if (!chat.tokenizer.tokenToId('<|im_end|>')) throw new InputError(`${model}: not a world model (no <|im_end|> token); --world-quality measures the embedded world's roles`);

@@ -44,12 +44,14 @@ export class RunFolder {
   summary(): RunSummary {
     this.metrics.refresh();
     const c = this.config();
-    let updated = 0;
-    try {
-      updated = fs.statSync(this.metrics.file).mtimeMs;
-    } catch {
-      /* no metrics yet */
-    }
+    // the newest of the logs and the config (a run that just started has only its config.json)
+    const updated = Math.max(0, ...['metrics.jsonl', 'samples.jsonl', 'config.json'].map((f) => {
+      try {
+        return fs.statSync(path.join(this.dir, f)).mtimeMs;
+      } catch {
+        return 0;
+      }
+    }));
     const finished = fs.existsSync(path.join(this.dir, 'model'));
     return {
       name: this.name,
@@ -128,6 +130,7 @@ function feedItem(row: Record<string, unknown>): FeedItem {
     family: typeof row.family === 'string' ? row.family : c.valid ? c.family : null,
     difficulty: c.valid ? c.difficulty : null,
     valid: row.valid === true,
+    invalidReason: c.valid ? null : c.reason,
     challenger_reward: numOrNull(row.challenger_reward),
     answers: answers.map((a) => ({ answer: String(a.answer ?? ''), reward: numOrNull(a.reward), self_score: numOrNull(a.self_score), judge: typeof a.judge === 'string' ? a.judge : null })),
   };

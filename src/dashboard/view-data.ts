@@ -14,11 +14,11 @@ export interface RunSummary {
   planned: number;
   /** Iterations logged in metrics.jsonl so far. */
   done: number;
-  /** metrics.jsonl changed in the last minute and no model/ yet: a run in progress. */
+  /** The logs changed in the last minute and no model/ yet: a run in progress. */
   live: boolean;
   /** Iterations on which a guard tripped. */
   guardTrips: number;
-  /** Last change of metrics.jsonl, ms since the epoch. */
+  /** Last change of the run's logs or config, ms since the epoch. */
   updated: number;
 }
 
@@ -50,6 +50,8 @@ export interface FeedItem {
   family: string | null;
   difficulty: number | null;
   valid: boolean;
+  /** Why the world does not accept the query (null when it does). */
+  invalidReason: string | null;
   challenger_reward: number | null;
   answers: SampleAnswer[];
 }

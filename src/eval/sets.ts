@@ -5,12 +5,12 @@
  * - AlpacaEval JSON: a list of objects with `instruction` (and `dataset`, which becomes the subset; default "all").
  * - JSON Lines: one object per line with `instruction` (and an optional `subset` or `dataset`; default "all").
  * - `world`: the embedded held-out set (data/world-eval-v3.jsonl); subset = task family, and the parsed instance is
- *   kept so the world's verifier can judge answers.
+ *   kept so the world's verifier can judge answers. `world-large`: the larger one (data/world-eval-large-v3.jsonl).
  */
 import * as fs from 'node:fs';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
-import { loadEvalSet, EVAL_SET_PATH } from '../world/evalset.ts';
+import { loadEvalSet, EVAL_SET_PATH, LARGE_EVAL_SET_PATH } from '../world/evalset.ts';
 import type { Instance } from '../world/types.ts';
 import { classify } from '../world/world.ts';
 
@@ -34,6 +34,7 @@ export interface AlpacaEvalOutput {
 /** The set named by `--set`: "world" or a file (JSON list or JSON Lines, told apart by the first character). */
 export function loadEvalPrompts(set: string): EvalPrompt[] {
   if (set === 'world') return worldPrompts(EVAL_SET_PATH);
+  if (set === 'world-large') return worldPrompts(LARGE_EVAL_SET_PATH);
   let text: string;
   try {
     text = fs.readFileSync(set, 'utf8');

@@ -70,7 +70,7 @@ export function windowSize(iterations: number, windows = 5): number {
 /** Windows [1..w], [w+1..2w], ... up to the last logged iteration; empty windows are kept (queries 0). */
 export function diversityOverTraining(samples: readonly QuerySample[], size: number): DiversityWindow[] {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`window size must be a positive integer, got ${size}`);
-  const last = Math.max(0, ...samples.map((s) => s.iteration));
+  const last = samples.reduce((m, s) => Math.max(m, s.iteration), 0); // no spread: a long run logs 10^5+ samples
   const out: DiversityWindow[] = [];
   for (let from = 1; from <= last; from += size) {
     const to = Math.min(last, from + size - 1);

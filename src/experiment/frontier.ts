@@ -8,7 +8,10 @@
  */
 import { InputError } from '../errors.ts';
 import type { ChatModel } from '../generate/chat.ts';
-import { classify, reward } from '../world/world.ts';
+import { Rng } from '../util/rng.ts';
+import { evalInstanceKeys } from '../world/evalset.ts';
+import { FAMILY_NAMES, MAX_DIFFICULTY } from '../world/types.ts';
+import { classify, generateInstance, instanceKey, phrase, reward } from '../world/world.ts';
 
 /** Success of one (family, level): exact answers among all samples. */
 export interface LevelSuccess {
@@ -60,6 +63,22 @@ export function frontierLevels(levels: readonly LevelSuccess[], range: FrontierR
 export function filterFrontier<T extends { family: string; difficulty: number }>(prompts: readonly T[], keep: readonly LevelSuccess[]): T[] {
   const keys = new Set(keep.map((l) => levelKey(l.family, l.difficulty)));
   return prompts.filter((p) => keys.has(levelKey(p.family, p.difficulty)));
+}
+
+/** `perLevel` distinct instructions of every (family, level), none held out: the probe set. */
+export function probeInstructions(seed: number, perLevel: number): string[] {
+  const rng = new Rng(seed);
+  const held = evalInstanceKeys();
+  return FAMILY_NAMES.flatMap((family) =>
+    Array.from({ length: MAX_DIFFICULTY }, (_, i) => {
+      const exclude = new Set(held);
+      return Array.from({ length: perLevel }, () => {
+        const instance = generateInstance(rng, family, i + 1, { exclude });
+        exclude.add(instanceKey(instance));
+        return phrase(rng, instance);
+      });
+    }).flat(),
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
  * challenger's validity and diversity went, and how far each policy moved from its reference (KL).
  */
 import type { SubsetStats } from '../eval/stats.ts';
-import { mean } from '../util/math.ts';
+import { finiteMean } from '../util/math.ts';
 import { FAMILY_NAMES } from '../world/types.ts';
 import { windowSize } from './diversity.ts';
 import { ci, evalOf, iterationRange, metricPoints, num, pct, type ArmResult, type PaperResults } from './results.ts';
@@ -22,7 +22,6 @@ const overlap = (a: SubsetStats, b: SubsetStats) => a.winRateCI.lo <= b.winRateC
 /** Mean of the finite values of `key` over the first and the last window of iterations. */
 function firstLast(arm: ArmResult, key: string, size: number): [number, number] {
   const values = metricPoints(arm.metrics, key).map((p) => p[1]);
-  const finiteMean = (xs: number[]) => mean(xs.filter(Number.isFinite));
   return [finiteMean(values.slice(0, size)), finiteMean(values.slice(-size))];
 }
 

@@ -21,10 +21,10 @@ import { claimRunFolder, markRunFolder, prepareRunFolder, readJson, readJsonl, w
 import { runSettings } from '../train/settings.ts';
 import { probeWritable } from '../util/fs.ts';
 import { corpusStream } from '../world/corpus.ts';
-import { FAMILY_NAMES, MAX_DIFFICULTY } from '../world/types.ts';
+import { MAX_DIFFICULTY } from '../world/types.ts';
 import { classify, instanceKey } from '../world/world.ts';
 import { ChatModel } from '../generate/chat.ts';
-import { filterFrontier, type FrontierRange, frontierLevels, type LevelSuccess, measureLevelSuccess } from './frontier.ts';
+import { filterFrontier, type FrontierRange, frontierLevels, type LevelSuccess, measureLevelSuccess, probeInstructions } from './frontier.ts';
 import { diversityOverTraining, type QuerySample, windowSize } from './diversity.ts';
 import { evaluateModels, evalPrompts } from './paper-eval.ts';
 import { writePaperDoc } from './paper-report.ts';
@@ -45,6 +45,8 @@ export interface BudgetSpec {
   evalPerFamily: number | null;
   /** Answer budget in evaluation (world answers are a word or a number). */
   evalMaxTokens: number;
+  /** --grpo-frontier's probe: instructions per (family, level), and samples of each at temperature 1. */
+  frontierProbe: { items: number; k: number };
   /** Max new tokens per role in training; null = the training config's defaults. */
   maxTokens: { challenger: number; solver: number; judge: number } | null;
 }
@@ -54,9 +56,9 @@ export interface BudgetSpec {
  * `tiny` exists for the end-to-end test only.
  */
 export const BUDGETS: Record<Budget, BudgetSpec> = {
-  tiny: { iterations: 2, N: 2, G: 2, checkpointEvery: 1, grpoPrompts: 16, evalPerFamily: 2, evalMaxTokens: 6, maxTokens: { challenger: 12, solver: 6, judge: 12 } },
-  small: { iterations: 80, N: 8, G: 4, checkpointEvery: 10, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, maxTokens: null },
-  full: { iterations: 200, N: 8, G: 4, checkpointEvery: 20, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, maxTokens: null },
+  tiny: { iterations: 2, N: 2, G: 2, checkpointEvery: 1, grpoPrompts: 16, evalPerFamily: 2, evalMaxTokens: 6, frontierProbe: { items: 1, k: 2 }, maxTokens: { challenger: 12, solver: 6, judge: 12 } },
+  small: { iterations: 80, N: 8, G: 4, checkpointEvery: 10, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null },
+  full: { iterations: 200, N: 8, G: 4, checkpointEvery: 20, grpoPrompts: 256, evalPerFamily: null, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null },
 };
 
 export interface ArmSpec {
@@ -163,7 +165,7 @@ export function grpoPrompts(seed: number, count: number, keep?: (family: string,
 }
 
 /** Writes the prompt file once; an existing different one (another seed, budget or frontier) is an error. */
-async function writeGrpoPrompts(o: PaperOptions): Promise<string> {
+export async function writeGrpoPrompts(o: PaperOptions): Promise<string> {
   const file = path.join(o.out, GRPO_PROMPTS_FILE);
   const keep = o.grpoFrontier ? await grpoFrontier(o, o.grpoFrontier) : undefined;
   const text = grpoPrompts(o.seed, BUDGETS[o.budget].grpoPrompts, keep).map((p) => JSON.stringify(p)).join('\n') + '\n';
@@ -171,9 +173,6 @@ async function writeGrpoPrompts(o: PaperOptions): Promise<string> {
   else if (fs.readFileSync(file, 'utf8') !== text) throw new InputError(`${file} differs from the prompt set of seed ${o.seed}, budget ${o.budget}, frontier ${JSON.stringify(o.grpoFrontier ?? null)}; was it made with other settings, or edited?`);
   return file;
 }
-
-/** Probe items per (family, level) on average, and samples per item, of the frontier measurement. */
-const FRONTIER_PROBE = { items: 8, k: 8 };
 
 /**
  * The levels where the base model's exact success at temperature 1 is in the range, measured once on a probe set
@@ -184,15 +183,16 @@ async function grpoFrontier(o: PaperOptions, range: FrontierRange): Promise<(fam
   const saved = fs.existsSync(file) ? (readJson(file) as { range: FrontierRange; levels: LevelSuccess[] }) : null;
   let levels = saved && saved.range.lo === range.lo && saved.range.hi === range.hi ? saved.levels : null;
   if (!levels) {
-    const probe = grpoPrompts(o.seed + 7919, FAMILY_NAMES.length * MAX_DIFFICULTY * FRONTIER_PROBE.items).map((p) => p.instruction);
-    (o.log ?? (() => {}))(`grpo frontier: the base model answers ${probe.length} probe instructions ${FRONTIER_PROBE.k} times at temperature 1`);
+    const size = BUDGETS[o.budget].frontierProbe;
+    const probe = probeInstructions(o.seed + 7919, size.items);
+    (o.log ?? (() => {}))(`grpo frontier: the base model answers ${probe.length} probe instructions ${size.k} times at temperature 1`);
     const runtime = new Runtime({ threads: o.threads });
     try {
-      levels = await measureLevelSuccess(ChatModel.load(o.model, runtime, 'frontier'), probe, FRONTIER_PROBE.k, o.seed, BUDGETS[o.budget].evalMaxTokens);
+      levels = await measureLevelSuccess(ChatModel.load(o.model, runtime, 'frontier'), probe, size.k, o.seed, BUDGETS[o.budget].evalMaxTokens);
     } finally {
       await runtime.release();
     }
-    writeJsonAtomic(file, { range, probe: { instructions: probe.length, ...FRONTIER_PROBE }, levels, kept: frontierLevels(levels, range) });
+    writeJsonAtomic(file, { range, probe: { instructions: probe.length, samples: size.k }, levels, kept: frontierLevels(levels, range) });
   }
   const kept = frontierLevels(levels, range);
   if (kept.length === 0) {

@@ -32,6 +32,8 @@ export interface GenerateOptions extends SamplingParams {
    * as many HF models do. Default: every row of the embedding.
    */
   sampleableVocab?: number;
+  /** Once aborted, generation stops before its next model run and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface Generation {
@@ -116,6 +118,7 @@ export class Generator {
     const longest = Math.max(...prompts.map((p) => p.length));
     const rope = ropeTables([...Array(longest + opts.maxNewTokens).keys()], cfg.headDim, cfg.ropeTheta);
     const P = opts.reusePrefix === false ? 0 : sharedPrefixLength(prompts);
+    opts.signal?.throwIfAborted();
     const prefix = P > 0 ? await this.prefillShared(prompts[0].slice(0, P), rope) : undefined;
     const cache = new KvCache(cfg.numLayers, B, cfg.numKvHeads, roundUp(longest - P + 1, S_BUCKET), cfg.headDim);
     const rows = [...Array(B).keys()];
@@ -138,6 +141,7 @@ export class Generator {
         }
       }
       if (live.size === 0 || step === opts.maxNewTokens - 1) break;
+      opts.signal?.throwIfAborted();
       const needed = Math.max(...cache.length) + 1;
       if (needed > cache.S) cache.resize(roundUp(needed, S_BUCKET));
       logprobs = await this.extend(cache, rope, rows, next.map((t) => [t]), prefix);

@@ -70,7 +70,56 @@ export function sampleToken(logprobs: Float32Array, offset: number, V: number, p
 function topP(weights: Float64Array, ids: Uint32Array, n: number, p: number): number {
   let mass = 0;
   for (let i = 0; i < n; i++) mass += weights[ids[i]];
-  return selectMass(weights, ids, n, p * mass);
+  return n > BUCKETED_FROM ? selectMassBucketed(weights, ids, n, p * mass) : selectMass(weights, ids, n, p * mass);
+}
+
+/** Above this many candidates, top-p first narrows the boundary down by buckets of weight. */
+const BUCKETED_FROM = 4096;
+/** Bucket of a weight in (0, 1]: its float64 exponent and 3 leading mantissa bits (8 buckets per octave). */
+const bucketOf = (hiWord: number) => hiWord >>> 17;
+const BUCKETS = (0x7ff << 3) + 8;
+const bucketMass = new Float64Array(BUCKETS);
+const bucketCount = new Uint32Array(BUCKETS);
+
+/**
+ * {@link selectMass} for many candidates: a larger bucket holds only larger weights, so the buckets above the one where
+ * the accumulated mass reaches `need` are wholly in the nucleus, and only that boundary bucket needs the quickselect.
+ */
+export function selectMassBucketed(w: Float64Array, ids: Uint32Array, n: number, need: number): number {
+  const hi = new Uint32Array(w.buffer, w.byteOffset, w.length * 2); // little-endian: word 2v + 1 is weight v's high word
+  bucketMass.fill(0);
+  bucketCount.fill(0);
+  for (let i = 0; i < n; i++) {
+    const b = bucketOf(hi[2 * ids[i] + 1]);
+    bucketMass[b] += w[ids[i]];
+    bucketCount[b]++;
+  }
+  let boundary = BUCKETS - 1;
+  let above = 0; // mass and count of the buckets above the boundary
+  let aboveCount = 0;
+  for (; boundary > 0 && above + bucketMass[boundary] < need; boundary--) {
+    above += bucketMass[boundary];
+    aboveCount += bucketCount[boundary];
+  }
+  // ids: [buckets above | boundary bucket | the rest], stably enough for selectMass (it orders by weight and id itself)
+  let front = 0;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i];
+    if (bucketOf(hi[2 * id + 1]) > boundary) {
+      ids[i] = ids[front];
+      ids[front++] = id;
+    }
+  }
+  let mid = front;
+  for (let i = front; i < n; i++) {
+    const id = ids[i];
+    if (bucketOf(hi[2 * id + 1]) === boundary) {
+      ids[i] = ids[mid];
+      ids[mid++] = id;
+    }
+  }
+  if (mid === front) return Math.max(1, aboveCount); // rounding: the mass ran out above the boundary
+  return front + selectMass(w, ids.subarray(front, mid), mid - front, need - above);
 }
 
 /** Draws among ids[0, n), walked in ascending id order: sorted when few, through a mask of the V ids when many. */
@@ -113,7 +162,9 @@ function heapTopK(row: Float32Array, offset: number, V: number, k: number, ids: 
     for (let i = v; i > 0; ) {
       const parent = (i - 1) >> 1;
       if (!worse(row, offset, ids[i], ids[parent])) break;
-      [ids[i], ids[parent]] = [ids[parent], ids[i]];
+      const t = ids[i];
+      ids[i] = ids[parent];
+      ids[parent] = t;
       i = parent;
     }
   }
@@ -127,7 +178,9 @@ function heapTopK(row: Float32Array, offset: number, V: number, k: number, ids: 
       if (l < k && worse(row, offset, ids[l], ids[m])) m = l;
       if (r < k && worse(row, offset, ids[r], ids[m])) m = r;
       if (m === i) break;
-      [ids[i], ids[m]] = [ids[m], ids[i]];
+      const t = ids[i];
+      ids[i] = ids[m];
+      ids[m] = t;
       i = m;
     }
   }

@@ -14,8 +14,8 @@
  * rotated with dim j + D/2) while ggml's llama rope rotates adjacent pairs (2j, 2j+1), so q_proj/k_proj rows
  * (and biases) are permuted per head: {@link permuteForGgmlRope}. Qwen2 ("qwen2", NEOX-style rope) is not permuted.
  *
- * Tokenizer: a BPE tokenizer.json becomes llama.cpp's "gpt2" vocabulary (byte-level token strings as stored,
- * "a b" merges), padded with unused `[PADi]` tokens up to the embedding's vocab_size. A folder without one gets
+ * Tokenizer: src/model/gguf-tokenizer.ts (byte-level BPE, SentencePiece-style BPE and the world tokenizer, each
+ * written so llama.cpp tokenizes as the HF tokenizer.json does). A folder without tokenizer.json gets
  * `tokenizer.ggml.model = "no_vocab"`, since llama.cpp refuses to load a file without that key.
  */
 import * as fs from 'node:fs';
@@ -25,6 +25,9 @@ import { expectedParamShapes, type LlamaConfig } from './config.ts';
 import { f32BitsToF16Bits } from './safetensors.ts';
 import { brief } from '../util/brief.ts';
 import { writeAll, writeFileAtomicWith } from '../util/fs.ts';
+import { tokenizerMetadata } from './gguf-tokenizer.ts';
+
+export { tokenizerMetadata };
 
 /** Architectures llama.cpp knows, as written to `general.architecture`. */
 export type GgufArchitecture = 'llama' | 'qwen2';
@@ -59,7 +62,7 @@ export type GgufValue =
   | { type: 'u32' | 'i32' | 'f32'; value: number }
   | { type: 'bool'; value: boolean }
   | { type: 'string'; value: string }
-  | { type: 'array'; of: 'string'; value: string[] }
+  | { type: 'array'; of: 'string'; value: (string | Uint8Array)[] }
   | { type: 'array'; of: 'u32' | 'i32' | 'f32'; value: ArrayLike<number> };
 
 /** GGUF metadata value type codes (ggml docs/gguf.md, `gguf_metadata_value_type`). */
@@ -81,8 +84,9 @@ class ByteWriter {
   i32(v: number): void { this.put(4, (b) => b.writeInt32LE(v)); }
   f32(v: number): void { this.put(4, (b) => b.writeFloatLE(v)); }
   u64(v: number): void { this.put(8, (b) => b.writeBigUInt64LE(BigInt(v))); }
-  string(s: string): void {
-    const bytes = Buffer.from(s, 'utf8');
+  /** A GGUF string: UTF-8 text, or raw bytes as given (a token that is one byte of a multi-byte character). */
+  string(s: string | Uint8Array): void {
+    const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s);
     this.u64(bytes.length);
     this.put(bytes.length, (b) => bytes.copy(b));
   }
@@ -90,12 +94,12 @@ class ByteWriter {
   bytes(): Buffer { return Buffer.concat(this.chunks); }
 }
 
-function writeScalar(w: ByteWriter, type: 'u32' | 'i32' | 'f32' | 'bool' | 'string', v: number | boolean | string): void {
+function writeScalar(w: ByteWriter, type: 'u32' | 'i32' | 'f32' | 'bool' | 'string', v: number | boolean | string | Uint8Array): void {
   if (type === 'u32') w.u32(v as number);
   else if (type === 'i32') w.i32(v as number);
   else if (type === 'f32') w.f32(v as number);
   else if (type === 'bool') w.u8(v ? 1 : 0);
-  else w.string(v as string);
+  else w.string(v as string | Uint8Array);
 }
 
 function writeKv(w: ByteWriter, key: string, v: GgufValue): void {
@@ -264,130 +268,6 @@ export function modelMetadata(cfg: LlamaConfig, dtype: 'f32' | 'f16', name: stri
     kv.set(`${arch}.attention.key_length`, u32(cfg.headDim));
     kv.set(`${arch}.attention.value_length`, u32(cfg.headDim));
   }
-  return kv;
-}
-
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ModelFormatError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ModelFormatError(`${file}: invalid JSON (${(e as Error).message})`);
-  }
-}
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isTokenId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-
-/** llama.cpp token types. */
-const TOKEN_TYPE = { NORMAL: 1, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5 } as const;
-
-/** Merges as "a b" strings; pair-form parts have their spaces mapped to U+0120 as convert_hf_to_gguf.py does. */
-function mergeStrings(file: string, merges: unknown): string[] {
-  if (merges === undefined) return [];
-  if (!Array.isArray(merges)) throw new ModelFormatError(`${file}: field \`model.merges\`: not an array`);
-  return merges.map((m, i) => {
-    if (typeof m === 'string') return m;
-    if (Array.isArray(m) && m.length === 2 && m.every((p) => typeof p === 'string')) {
-      return m.map((p: string) => p.replaceAll(' ', '\u0120')).join(' ');
-    }
-    throw new ModelFormatError(`${file}: field \`model.merges[${i}]\`: expected "a b" or ["a", "b"], got ${brief(m)}`);
-  });
-}
-
-/** Token strings and types in id order, padded to the model's vocabulary with unused `[PADi]` entries. */
-function vocabArrays(file: string, tok: Json, vocabSize: number): { tokens: string[]; types: number[] } {
-  const model = tok.model as Json;
-  if (!isObject(model.vocab)) throw new ModelFormatError(`${file}: field \`model.vocab\`: not an object`);
-  const tokens: (string | undefined)[] = new Array(vocabSize).fill(undefined);
-  const types: number[] = new Array(vocabSize).fill(TOKEN_TYPE.UNUSED);
-  const place = (content: string, id: unknown, type: number, field: string) => {
-    if (!isTokenId(id)) throw new ModelFormatError(`${file}: field \`${field}\`: id ${brief(id)} is not a token id`);
-    if (id >= vocabSize) {
-      throw new ModelFormatError(`${file}: field \`${field}\`: token id ${id} is outside the model's vocabulary (${vocabSize})`);
-    }
-    tokens[id] = content;
-    types[id] = type;
-  };
-  for (const [content, id] of Object.entries(model.vocab)) place(content, id, TOKEN_TYPE.NORMAL, `model.vocab["${content}"]`);
-  const added = tok.added_tokens ?? [];
-  if (!Array.isArray(added)) throw new ModelFormatError(`${file}: field \`added_tokens\`: not an array`);
-  added.forEach((a, i) => {
-    if (!isObject(a) || typeof a.content !== 'string') {
-      throw new ModelFormatError(`${file}: field \`added_tokens[${i}]\`: expected {id, content, special}`);
-    }
-    place(a.content, a.id, a.special ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED, `added_tokens[${i}]`);
-  });
-  return { tokens: tokens.map((t, i) => t ?? `[PAD${i}]`), types };
-}
-
-/** The id of a special token named in tokenizer_config.json (`"<s>"` or `{"content": "<s>"}`). */
-function specialTokenId(value: unknown, tok: Json): number | undefined {
-  const content = isObject(value) ? value.content : value;
-  if (typeof content !== 'string') return undefined;
-  const added = Array.isArray(tok.added_tokens) ? tok.added_tokens : [];
-  const hit = added.find((a) => isObject(a) && a.content === content) as Json | undefined;
-  if (hit && isTokenId(hit.id)) return hit.id;
-  const id = ((tok.model as Json).vocab as Json)[content];
-  return isTokenId(id) ? id : undefined;
-}
-
-function chatTemplates(dir: string, tc: Json): Map<string, GgufValue> {
-  const kv = new Map<string, GgufValue>();
-  const jinja = path.join(dir, 'chat_template.jinja');
-  if (fs.existsSync(jinja)) kv.set('tokenizer.chat_template', { type: 'string', value: fs.readFileSync(jinja, 'utf8') });
-  else if (typeof tc.chat_template === 'string') kv.set('tokenizer.chat_template', { type: 'string', value: tc.chat_template });
-  else if (Array.isArray(tc.chat_template)) {
-    for (const t of tc.chat_template) {
-      if (!isObject(t) || typeof t.name !== 'string' || typeof t.template !== 'string') continue;
-      const key = t.name === 'default' ? 'tokenizer.chat_template' : `tokenizer.chat_template.${t.name}`;
-      kv.set(key, { type: 'string', value: t.template });
-    }
-  }
-  return kv;
-}
-
-/**
- * Tokenizer keys from `<dir>/tokenizer.json` (a BPE model; written as llama.cpp's "gpt2" tokenizer) and
- * `tokenizer_config.json`; empty when the folder has no tokenizer.json. Special ids missing from
- * tokenizer_config.json fall back to config.json's (`cfg`), as convert_hf_to_gguf.py does.
- */
-export function tokenizerMetadata(dir: string, cfg: LlamaConfig): Map<string, GgufValue> {
-  const file = path.join(dir, 'tokenizer.json');
-  if (!fs.existsSync(file)) return new Map();
-  const tok = readJson(file);
-  if (!isObject(tok) || !isObject(tok.model)) throw new ModelFormatError(`${file}: field \`model\`: missing or not an object`);
-  if (tok.model.type !== undefined && tok.model.type !== 'BPE') {
-    throw new ModelFormatError(`${file}: field \`model.type\`: GGUF export supports BPE tokenizers, not ${brief(tok.model.type)}`);
-  }
-  const tcFile = path.join(dir, 'tokenizer_config.json');
-  const tc = fs.existsSync(tcFile) ? readJson(tcFile) : {};
-  if (!isObject(tc)) throw new ModelFormatError(`${tcFile}: not a JSON object`);
-  const { tokens, types } = vocabArrays(file, tok, cfg.vocabSize);
-  const kv = new Map<string, GgufValue>([
-    ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
-    ['tokenizer.ggml.pre', { type: 'string', value: 'default' }],
-    ['tokenizer.ggml.tokens', { type: 'array', of: 'string', value: tokens }],
-    ['tokenizer.ggml.token_type', { type: 'array', of: 'i32', value: types }],
-    ['tokenizer.ggml.merges', { type: 'array', of: 'string', value: mergeStrings(file, tok.model.merges) }],
-  ]);
-  const fallback: Record<string, number | undefined> = { bos: cfg.bosTokenId, eos: cfg.eosTokenIds[0], pad: cfg.padTokenId };
-  const keys: [string, string][] = [['bos', 'bos_token_id'], ['eos', 'eos_token_id'], ['unk', 'unknown_token_id'], ['pad', 'padding_token_id']];
-  for (const [typ, key] of keys) {
-    const id = specialTokenId(tc[`${typ}_token`], tok) ?? fallback[typ];
-    if (id !== undefined && id < cfg.vocabSize) kv.set(`tokenizer.ggml.${key}`, { type: 'u32', value: id });
-  }
-  for (const typ of ['bos', 'eos']) {
-    const add = tc[`add_${typ}_token`];
-    if (typeof add === 'boolean') kv.set(`tokenizer.ggml.add_${typ}_token`, { type: 'bool', value: add });
-  }
-  for (const [k, v] of chatTemplates(dir, tc)) kv.set(k, v);
   return kv;
 }
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ModelFormatError } from '../errors.ts';
 import { loadModelConfig, type LlamaConfig } from './config.ts';
 import { loadModelWeights } from './folder.ts';
-import { loadTokenizer, type Tokenizer } from './tokenizer.ts';
+import { checkChatTemplateAvailable, loadTokenizer, type Tokenizer } from './tokenizer.ts';
 
 export interface ModelFolder {
   dir: string;
@@ -40,16 +40,43 @@ export interface LoadFolderOptions {
   beforeWeights?: (tokenizer: Tokenizer) => void;
 }
 
+function vocabTooSmall(dir: string, cfg: LlamaConfig, tokenizerIds: number): ModelFormatError {
+  return new ModelFormatError(
+    `${path.join(dir, 'config.json')}: vocab_size ${cfg.vocabSize} is smaller than the tokenizer's ${tokenizerIds} ids ` +
+      `(${path.join(dir, 'tokenizer.json')}); the embedding needs a row for every token id`,
+  );
+}
+
 /** The tokenizer, checked against the embedding before any weight is read (a mismatch fails fast). */
 function loadCheckedTokenizer(dir: string, cfg: LlamaConfig, opts: LoadFolderOptions): Tokenizer {
   const tokenizer = loadTokenizer(dir, { chatTemplateFile: opts.chatTemplateFile });
-  if (tokenizer.vocabSize > cfg.vocabSize) {
-    throw new ModelFormatError(
-      `${path.join(dir, 'config.json')}: vocab_size ${cfg.vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} ids ` +
-        `(${path.join(dir, 'tokenizer.json')}); the embedding needs a row for every token id`,
-    );
-  }
+  if (tokenizer.vocabSize > cfg.vocabSize) throw vocabTooSmall(dir, cfg, tokenizer.vocabSize);
   return tokenizer;
+}
+
+/** One more than the largest id in tokenizer.json (model vocabulary and added tokens), read as plain JSON. */
+function tokenizerIdCount(file: string): number {
+  const json = readJsonObject(file) as { model?: { vocab?: unknown }; added_tokens?: { id?: unknown }[] };
+  const vocab = json.model?.vocab;
+  let count = Array.isArray(vocab) ? vocab.length : 0; // Unigram: [[piece, score], ...], ids are positions
+  if (vocab && !Array.isArray(vocab) && typeof vocab === 'object') {
+    for (const id of Object.values(vocab)) if (typeof id === 'number' && id + 1 > count) count = id + 1;
+  }
+  for (const t of json.added_tokens ?? []) if (typeof t.id === 'number' && t.id + 1 > count) count = t.id + 1;
+  return count;
+}
+
+/**
+ * What a chat command checks before it claims a run folder or reads any weight, without building anything: config.json
+ * parses, tokenizer.json exists and fits vocab_size, and a chat template is there (or given). Same errors as the load.
+ */
+export function preflightChatFolder(dir: string, chatTemplateFile?: string): void {
+  const cfg = loadModelConfig(dir);
+  const tokFile = path.join(dir, 'tokenizer.json');
+  if (!fs.existsSync(tokFile)) throw new ModelFormatError(`${dir}: no tokenizer.json; a chat model needs its tokenizer`);
+  const ids = tokenizerIdCount(tokFile);
+  if (ids > cfg.vocabSize) throw vocabTooSmall(dir, cfg, ids);
+  checkChatTemplateAvailable(dir, chatTemplateFile);
 }
 
 /**

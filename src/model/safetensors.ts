@@ -70,7 +70,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function parseEntry(file: string, name: string, raw: unknown, dataLen: number): StHeaderEntry {
-  const what = `tensor "${name}"`;
+  const what = `tensor ${brief(name)}`;
   if (!isPlainObject(raw)) fail(file, what, 'header entry is not an object');
   const { dtype, shape, data_offsets: offs } = raw;
   if (dtype === undefined) fail(file, what, 'missing "dtype"');
@@ -101,7 +101,7 @@ function parseMetadata(file: string, raw: unknown): Record<string, string> {
   if (!isPlainObject(raw)) fail(file, '__metadata__', 'is not an object');
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (typeof v !== 'string') fail(file, `__metadata__ "${k}"`, 'value is not a string');
+    if (typeof v !== 'string') fail(file, `__metadata__ ${brief(k)}`, 'value is not a string');
     out[k] = v;
   }
   return out;
@@ -115,7 +115,7 @@ function checkLayout(file: string, entries: Map<string, StHeaderEntry>, dataLen:
   for (let i = 0; i < sorted.length; i++) {
     const [name, e] = sorted[i];
     if (i > 0 && e.dataOffsets[0] < sorted[i - 1][1].dataOffsets[1]) {
-      fail(file, `tensor "${name}"`, `overlaps tensor "${sorted[i - 1][0]}"`);
+      fail(file, `tensor ${brief(name)}`, `overlaps tensor ${brief(sorted[i - 1][0])}`);
     }
     used += e.dataOffsets[1] - e.dataOffsets[0];
   }
@@ -282,7 +282,7 @@ function readWeightMap(indexPath: string): Map<string, string> {
   const map = new Map<string, string>();
   for (const [name, shard] of Object.entries(json.weight_map)) {
     if (typeof shard !== 'string' || shard === '' || path.isAbsolute(shard) || shard.split(/[\\/]/).includes('..')) {
-      fail(indexPath, `weight_map "${name}"`, `invalid shard file name ${brief(shard)}`);
+      fail(indexPath, `weight_map ${brief(name)}`, `invalid shard file name ${brief(shard)}`);
     }
     map.set(name, shard);
   }
@@ -318,7 +318,7 @@ export function readShardedSafetensors(dir: string): StCheckpoint {
     if (!t) {
       const actual = [...shards].find(([, m]) => m.has(name))?.[0];
       const where = actual ? `it is in ${actual}` : 'no shard has it';
-      fail(indexPath, `tensor "${name}"`, `index says it is in ${shard} but it is not there (${where})`);
+      fail(indexPath, `tensor ${brief(name)}`, `index says it is in ${shard} but it is not there (${where})`);
     }
     tensors.set(name, t);
     sourceOf.set(name, path.join(dir, shard));
@@ -334,7 +334,7 @@ function encodeTensor(
 ): { dtype: StDtype; bytes: Uint8Array } {
   const count = t.shape.reduce((a, b) => a * b, 1);
   if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || count !== t.data.length) {
-    fail(file, `tensor "${name}"`, `shape [${t.shape.join(', ')}] does not match ${t.data.length} elements`);
+    fail(file, `tensor ${brief(name)}`, `shape [${t.shape.join(', ')}] does not match ${t.data.length} elements`);
   }
   const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   if (t.data instanceof BigInt64Array) return { dtype: 'I64', bytes: raw };
@@ -365,7 +365,7 @@ export function writeSafetensors(
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of entries) {
-    if (name === '__metadata__') fail(file, `tensor "${name}"`, 'reserved name');
+    if (name === '__metadata__') fail(file, `tensor ${brief(name)}`, 'reserved name');
     const { dtype, bytes } = encodeTensor(file, name, t, opts.dtype ?? 'F32');
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);

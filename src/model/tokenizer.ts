@@ -109,12 +109,8 @@ export class Tokenizer {
    */
   applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions): string {
     const { name, source } = this.pickTemplate(opts.templateName);
-    let template = this.compiled.get(name);
+    const template = this.compile(name, source);
     try {
-      if (!template) {
-        template = new Template(source.text);
-        this.compiled.set(name, template);
-      }
       return template.render({
         messages: messages.map((m) => ({ ...m })),
         add_generation_prompt: opts.addGenerationPrompt,
@@ -124,22 +120,31 @@ export class Tokenizer {
         unk_token: this.special.unk ?? '',
       });
     } catch (e) {
-      const what = name === 'default' ? 'chat_template' : `chat_template "${name}"`;
-      throw new ModelFormatError(`${source.file}: ${what}: ${(e as Error).message}`);
+      throw templateError(name, source, e);
     }
   }
 
-  /** Throws the error a chat needs when the folder has no chat template (it names the file and the way out). */
+  /**
+   * Throws the error a chat needs when the folder has no chat template (it names the file and the way out), or when
+   * its template does not parse; run at load, so a server or a run does not start with a template it cannot use.
+   */
   requireChatTemplate(): void {
-    if (this.chatTemplates.size > 0) return;
-    throw new ModelFormatError(
-      `${path.join(this.dir, 'tokenizer_config.json')}: no chat_template (and no chat_template.jinja beside it); ` +
-        'give the model\'s chat template with --chat-template FILE (a Jinja file, e.g. from the model\'s original repository)',
-    );
+    if (this.chatTemplates.size === 0) throw noChatTemplateError(this.dir);
+    const { name, source } = this.pickTemplate();
+    this.compile(name, source);
+  }
+
+  private compile(name: string, source: TemplateSource): Template {
+    let template = this.compiled.get(name);
+    if (!template) {
+      template = parseTemplate(name, source);
+      this.compiled.set(name, template);
+    }
+    return template;
   }
 
   private pickTemplate(wanted?: string): { name: string; source: TemplateSource } {
-    this.requireChatTemplate();
+    if (this.chatTemplates.size === 0) throw noChatTemplateError(this.dir);
     const names = [...this.chatTemplates.keys()];
     const name = wanted ?? (this.chatTemplates.has('default') ? 'default' : names[0]);
     const source = this.chatTemplates.get(name);
@@ -148,6 +153,35 @@ export class Tokenizer {
     }
     return { name, source };
   }
+}
+
+function templateError(name: string, source: TemplateSource, e: unknown): ModelFormatError {
+  const what = name === 'default' ? 'chat_template' : `chat_template "${name}"`;
+  return new ModelFormatError(`${source.file}: ${what}: ${(e as Error).message}`);
+}
+
+function parseTemplate(name: string, source: TemplateSource): Template {
+  try {
+    return new Template(source.text);
+  } catch (e) {
+    throw templateError(name, source, e);
+  }
+}
+
+/** The one error for a folder without a chat template: names the file and the way out. */
+export function noChatTemplateError(dir: string): ModelFormatError {
+  return new ModelFormatError(
+    `${path.join(dir, 'tokenizer_config.json')}: no chat_template (and no chat_template.jinja beside it); ` +
+      "give the model's chat template with --chat-template FILE (a Jinja file, e.g. from the model's original repository)",
+  );
+}
+
+/** Without building the tokenizer: throws what a chat load would about a missing or unparsable template (for preflights). */
+export function checkChatTemplateAvailable(dir: string, chatTemplateFile?: string): void {
+  const cfgFile = path.join(dir, 'tokenizer_config.json');
+  const templates = chatTemplateFile !== undefined ? chatTemplateOverride(chatTemplateFile) : readChatTemplates(dir, readJson(cfgFile, false) ?? {}, cfgFile);
+  if (templates.size === 0) throw noChatTemplateError(dir);
+  for (const [name, source] of templates) parseTemplate(name, source);
 }
 
 function readJson(file: string, required: boolean): Record<string, unknown> | undefined {

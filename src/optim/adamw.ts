@@ -6,7 +6,7 @@
  * The update is one fused pass per tensor (parameter, gradient and moments read once, written once): large tensors
  * through a WebAssembly SIMD kernel (adamw-simd.ts, float32 like torch), small ones and tails by the scalar loop.
  */
-import { SelfplayError } from '../errors.ts';
+import { invariant, SelfplayError } from '../errors.ts';
 import { adamwSimd, simdAvailable } from './adamw-simd.ts';
 
 /** Tensors of at least this many elements take the SIMD kernel (below, the scalar loop is as fast). */
@@ -80,7 +80,7 @@ export class AdamW {
     const bc2Sqrt = Math.sqrt(1 - Math.pow(o.beta2, t));
     for (const [name, g] of grads) {
       const p = params.get(name);
-      if (!p || p.length !== g.length) throw new SelfplayError(`AdamW: gradient ${name} has no parameter of its size`);
+      invariant(p && p.length === g.length, `AdamW: gradient ${name} has no parameter of its size`);
       const decay = o.weightDecay > 0 && (o.decays?.(name) ?? true) ? 1 - lr * o.weightDecay : 1;
       const m = this.moment(this.state.m, name, p.length);
       const v = this.moment(this.state.v, name, p.length);

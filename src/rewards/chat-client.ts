@@ -105,25 +105,28 @@ function retryAfter(res: Response): number | undefined {
   return res.headers.has('retry-after') && Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
 }
 
-/** The server's error message when it sent OpenAI's `{"error": {"message"}}`, else the start of the body. */
+/** The server's error message when it sent OpenAI's `{"error": {"message"}}`, else the start of the body; on one line. */
 function snippet(text: string): string {
+  let shown = text;
   try {
-    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
-    if (typeof message === 'string') return message;
+    const message = (JSON.parse(text) as { error?: { message?: unknown } } | null)?.error?.message;
+    if (typeof message === 'string') shown = message;
   } catch {
     // not JSON
   }
-  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
+  shown = shown.replace(/\s+/g, ' ');
+  return shown.length > 300 ? `${shown.slice(0, 300)}...` : shown;
 }
 
-function firstChoiceContent(text: string, endpoint: string): string {
-  let json: { choices?: { message?: { content?: unknown } }[] };
+/** The text of the first choice of an OpenAI chat-completion response body; anything else is a JudgeError. */
+export function firstChoiceContent(text: string, endpoint: string): string {
+  let json: { choices?: { message?: { content?: unknown } }[] } | null;
   try {
     json = JSON.parse(text);
   } catch {
     throw new JudgeError(`${endpoint}: response is not JSON: ${snippet(text)}`);
   }
-  const content = json.choices?.[0]?.message?.content;
+  const content = json?.choices?.[0]?.message?.content; // `null` is valid JSON
   if (typeof content !== 'string') throw new JudgeError(`${endpoint}: response has no choices[0].message.content: ${snippet(text)}`);
   return content;
 }

@@ -2,9 +2,9 @@
  * `--reward-source judge:openai:URL`: an LLM behind any OpenAI-compatible chat endpoint (a local `selfplay serve`,
  * vLLM, a llama.cpp server, a hosted API) scores every (query, answer) with a rubric prompt, by default the paper's
  * Box 3 (0..7, additive). R = score / 7, in [0, 1] like the verifier's. The HTTP client, its retries with backoff
- * and the on-disk judgement cache are the eval judge's (src/eval/judges/): a rerun or a resumed run asks the
- * endpoint only for judgements it does not have. An output without a parseable `<Score>` gets `fallback` and is
- * counted (`reward/judge/parse_fail` in metrics.jsonl).
+ * and the on-disk judgement cache are shared with the eval judge (src/rewards/chat-client.ts, judgement-cache.ts):
+ * a rerun or a resumed run asks the endpoint only for judgements it does not have. An output without a parseable
+ * `<Score>` gets `fallback` and is counted (`reward/judge/parse_fail` in metrics.jsonl).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -71,7 +71,7 @@ export class JudgeReward implements RewardSource {
   async probe(timeoutMs = 30_000): Promise<void> {
     const client = new ChatClient({ url: this.o.url, apiKey: this.o.apiKey, retries: 1, baseDelayMs: 500, timeoutMs });
     try {
-      await client.complete(this.request('Say hello.', 'Hello.', 1));
+      await client.complete(this.request('Say hello.', 'Hello.', 8));
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       throw new JudgeError(`--reward-source ${this.name} (model "${this.o.model}"): the reward judge does not answer: ${why}`);

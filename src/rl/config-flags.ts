@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
+import { brief } from '../util/brief.ts';
 import { trainConfigSchema } from './config.ts';
 
 export interface ConfigFlag {
@@ -90,7 +91,7 @@ function convert(f: ConfigFlag, raw: unknown): unknown {
   let value = raw;
   if (typeof raw === 'string' && (f.kind === 'number' || f.kind === 'integer')) {
     value = raw.trim() === '' ? NaN : Number(raw);
-    if (!Number.isFinite(value)) throw new InputError(`${name}: expected a number, got "${raw}"`);
+    if (!Number.isFinite(value)) throw new InputError(`${name}: expected a number, got ${brief(raw)}`);
   }
   if (typeof raw === 'string' && f.kind === 'tasks' && raw !== 'all' && raw !== 'none') {
     value = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);

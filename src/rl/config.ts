@@ -11,6 +11,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
+import { brief } from '../util/brief.ts';
 import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../prompts/paper.ts';
 import { loraConfigSchema } from '../model/lora.ts';
 import { FAMILY_NAMES } from '../world/types.ts';
@@ -158,7 +159,7 @@ function describeIssues(source: string, error: z.ZodError): string {
       const where = issue.path.join('.');
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeysAt(issue.path);
-        return issue.keys.map((k) => `${source}: unknown setting "${where ? `${where}.` : ''}${k}"${suggestion(k, known)}`).join('\n');
+        return issue.keys.map((k) => `${source}: unknown setting ${brief(`${where ? `${where}.` : ''}${k}`)}${suggestion(k, known)}`).join('\n');
       }
       return `${source}: ${where || '(top level)'}: ${issue.message}`;
     })
@@ -169,10 +170,27 @@ function describeIssues(source: string, error: z.ZodError): string {
 function checkLayer(source: string, layer: unknown): Layer {
   if (layer === undefined || layer === null) return {};
   if (!isPlainObject(layer)) throw new InputError(`${source}: expected a mapping of settings, got ${Array.isArray(layer) ? 'a list' : typeof layer}`);
+  const deep = deeperThan(layer, MAX_DEPTH);
+  if (deep !== null) throw new InputError(`${source}: ${deep ? brief(deep) : '(top level)'}: nested deeper than ${MAX_DEPTH} levels; no setting is`);
   const clean = dropUndefined(layer);
   const result = trainConfigSchema.safeParse(clean);
   if (!result.success) throw new InputError(describeIssues(source, result.error));
   return clean;
+}
+
+/** No setting nests deeper than this (sampling.solver.topP is 3; tasks[i].task is 3). */
+const MAX_DEPTH = 8;
+
+/** The path of the first value nested deeper than `max` lists/mappings, or null; iterative (no stack to overflow). */
+function deeperThan(value: unknown, max: number): string | null {
+  const stack: [unknown, string, number][] = [[value, '', 0]];
+  while (stack.length > 0) {
+    const [v, at, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return at;
+    for (const [k, x] of Object.entries(v)) stack.push([x, at ? `${at}.${k}` : k, depth + 1]);
+  }
+  return null;
 }
 
 function dropUndefined(layer: Layer): Layer {
@@ -251,6 +269,20 @@ export function resolveConfig(fileSettings: unknown, flagOverrides: unknown = {}
   };
 }
 
+/** Flow nesting ([ and {) allowed in a YAML file: the yaml package aborts the process (V8 out of memory) at ~16,000. */
+const MAX_FLOW_DEPTH = 64;
+
+/** The deepest nesting of [ and { in `text` (quotes ignored: a bound, not a parse). */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const ch of text) {
+    if (ch === '[' || ch === '{') deepest = Math.max(deepest, ++depth);
+    else if ((ch === ']' || ch === '}') && depth > 0) depth--;
+  }
+  return deepest;
+}
+
 /** Reads a JSON (`.json`) or YAML (anything else) config file; errors name the file. */
 export function loadConfigFile(file: string): Layer {
   let text: string;
@@ -260,6 +292,8 @@ export function loadConfigFile(file: string): Layer {
     throw new InputError(`${file}: cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const json = file.toLowerCase().endsWith('.json');
+  const depth = json ? 0 : flowDepth(text);
+  if (depth > MAX_FLOW_DEPTH) throw new InputError(`${file}: brackets nested ${depth} deep; no setting nests deeper than ${MAX_DEPTH}`);
   let data: unknown;
   try {
     data = json ? JSON.parse(text) : YAML.parse(text);

@@ -23,7 +23,7 @@
  *   literal: c_b * sum_t mask r_bt, differentiated as printed in the paper. Its gradient c_b grad S_b has
  *            expectation 0 on samples from pi: it regularises nothing. For ablation only.
  */
-import { InputError } from '../errors.ts';
+import { InputError, invariant } from '../errors.ts';
 import type { LossContext, LossSpec } from '../model/graphs.ts';
 import { add, exp, mul, neg, reduceSum, stopGradient, sub, type Tensor } from '../tensor/index.ts';
 
@@ -93,15 +93,17 @@ type Rows = readonly (readonly number[])[];
  * shape, default all ones) selects the tokens that count. Zero sequences give zeros.
  */
 export function klEstimate(logprobs: Rows, refLogprobs: Rows, mask?: Rows): KlEstimate {
-  if (logprobs.length !== refLogprobs.length || (mask && mask.length !== logprobs.length)) {
-    throw new InputError(`klEstimate: ${logprobs.length} log-prob rows, ${refLogprobs.length} reference rows${mask ? `, ${mask.length} mask rows` : ''}`);
-  }
+  invariant(
+    logprobs.length === refLogprobs.length && (!mask || mask.length === logprobs.length),
+    `klEstimate: ${logprobs.length} log-prob rows, ${refLogprobs.length} reference rows${mask ? `, ${mask.length} mask rows` : ''}`,
+  );
   let kl = 0;
   let k3 = 0;
   logprobs.forEach((row, b) => {
-    if (refLogprobs[b].length !== row.length || (mask && mask[b].length !== row.length)) {
-      throw new InputError(`klEstimate: row ${b} has ${row.length} log-probs, ${refLogprobs[b].length} reference log-probs${mask ? `, ${mask[b].length} mask entries` : ''}`);
-    }
+    invariant(
+      refLogprobs[b].length === row.length && (!mask || mask[b].length === row.length),
+      `klEstimate: row ${b} has ${row.length} log-probs, ${refLogprobs[b].length} reference log-probs${mask ? `, ${mask[b].length} mask entries` : ''}`,
+    );
     row.forEach((lp, t) => {
       const m = mask ? mask[b][t] : 1;
       if (m === 0) return;

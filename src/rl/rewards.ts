@@ -20,10 +20,9 @@
  * is a near-copy too.
  */
 import { InputError } from '../errors.ts';
+import { mean } from '../util/math.ts';
 import { queryTokens } from '../util/ngrams.ts';
 import { challengerRewards, groupValues } from './advantages.ts';
-
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Exact 0/1 rewards: 1 where the verifier gave full credit (R >= 1), else 0. */
 export function exactRewards(rewards_N_G: readonly (readonly number[])[]): number[][] {

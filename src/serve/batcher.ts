@@ -3,6 +3,7 @@
  * and sample with the same settings run as one batch, up to `maxRows` rows. One batch runs at a time (the model
  * already uses every core). A request with an explicit seed and temperature > 0 runs alone, so that the same
  * request with the same seed always gets the same answer (rows of one batch share the sampler's random stream).
+ * `abort` (at shutdown) refuses new and pending jobs and signals the running batch to stop at its next token.
  */
 import { randomInt } from 'node:crypto';
 import type { Generation } from '../generate/generator.ts';
@@ -17,8 +18,8 @@ export interface BatchParams {
   stop: readonly string[];
 }
 
-/** Runs one batch: every prompt row with the same params and seed. */
-export type RunBatch = (prompts: number[][], params: BatchParams & { seed: number }) => Promise<Generation[]>;
+/** Runs one batch: every prompt row with the same params and seed; stops (rejects) once `signal` is aborted. */
+export type RunBatch = (prompts: number[][], params: BatchParams & { seed: number }, signal: AbortSignal) => Promise<Generation[]>;
 
 interface Job {
   key: string;
@@ -36,11 +37,16 @@ export interface BatcherOptions {
   maxRows?: number;
 }
 
+/** How many batch sizes `batchRows` keeps. */
+export const RECENT_BATCHES = 1000;
+
 export class Batcher {
   private pending: Job[] = [];
   private draining = false;
   private solo = 0;
-  /** Rows of each batch run so far (for logs and tests). */
+  private readonly stopper = new AbortController();
+  private drained: Promise<void> = Promise.resolve();
+  /** Rows of each of the last RECENT_BATCHES batches (for logs and tests; bounded, a server runs for weeks). */
   readonly batchRows: number[] = [];
 
   constructor(private readonly run: RunBatch, private readonly opts: BatcherOptions = {}) {}
@@ -49,13 +55,26 @@ export class Batcher {
   submit(prompt: number[], n: number, params: BatchParams): Promise<Generation[]> {
     const seeded = params.seed !== undefined && params.temperature > 0;
     const key = seeded ? `solo-${this.solo++}` : JSON.stringify([params.temperature, params.topP, params.maxNewTokens, params.stop]);
+    if (this.stopper.signal.aborted) return Promise.reject(this.stopper.signal.reason);
     return new Promise((resolve, reject) => {
       this.pending.push({ key, prompt, n, params, resolve, reject });
       if (!this.draining) {
         this.draining = true;
-        setTimeout(() => void this.drain(), this.opts.windowMs ?? 5);
+        this.drained = new Promise((done) => setTimeout(() => void this.drain().then(done), this.opts.windowMs ?? 5));
       }
     });
+  }
+
+  /** Refuses new jobs, rejects pending ones with `reason`, and stops the running batch; resolves when it has stopped. */
+  abort(reason: Error): Promise<void> {
+    this.stopper.abort(reason);
+    for (const job of this.pending.splice(0)) job.reject(reason);
+    return this.drained;
+  }
+
+  /** Resolves when no batch is running or waiting. */
+  idle(): Promise<void> {
+    return this.drained;
   }
 
   /** Runs batches until nothing is pending; requests arriving meanwhile join later batches. */
@@ -64,8 +83,10 @@ export class Batcher {
       const batch = this.takeBatch();
       const rows = batch.flatMap((job) => new Array<number[]>(job.n).fill(job.prompt));
       this.batchRows.push(rows.length);
+      if (this.batchRows.length > RECENT_BATCHES) this.batchRows.splice(0, this.batchRows.length - RECENT_BATCHES);
       try {
-        const gens = await this.run(rows, { ...batch[0].params, seed: batch[0].params.seed ?? randomInt(2 ** 31) });
+        const seed = batch[0].params.seed ?? randomInt(2 ** 31);
+        const gens = await this.run(rows, { ...batch[0].params, seed }, this.stopper.signal);
         let offset = 0;
         for (const job of batch) {
           job.resolve(gens.slice(offset, offset + job.n));

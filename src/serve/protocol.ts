@@ -3,6 +3,7 @@
  * names the field, returned in OpenAI's error shape `{"error": {"message", "type", "param", "code"}}`.
  */
 import { InputError } from '../errors.ts';
+import { brief } from '../util/brief.ts';
 import type { ChatMessage } from '../model/tokenizer.ts';
 
 /** A request the server refuses; `status` and `param` go into the HTTP response. */
@@ -34,12 +35,31 @@ export const MAX_N = 16;
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
 
-function optionalNumber(body: Record<string, unknown>, field: string, check: (v: number) => boolean, rule: string): number | undefined {
+/** The largest integer a JSON number (an IEEE double) carries exactly: 2^53 - 1. */
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+
+/** What a number field accepts: [min, max] (min excluded with `minExclusive`), integers only with `integer`. */
+interface NumberRule {
+  min: number;
+  max: number;
+  integer?: boolean;
+  minExclusive?: boolean;
+  /** The rule in words, e.g. "a number in [0, 2]". */
+  text: string;
+}
+
+/** The number in `body[field]` checked against `rule`; each way to fail has its own reason. Absent/null: undefined. */
+function numberField(body: Record<string, unknown>, field: string, rule: NumberRule): number | undefined {
   const v = body[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) {
-    throw new RequestError(`${field}: must be ${rule}, got ${JSON.stringify(v)}`, field);
+  const fail = (why: string) => new RequestError(`${field}: must be ${rule.text}; ${why}`, field);
+  if (typeof v !== 'number') throw fail(`got ${typeof v === 'string' ? 'the string ' : ''}${brief(v)}`);
+  if (!Number.isFinite(v)) throw fail(`the number is out of range: it overflows a double (reads as ${v}, not finite)`);
+  if (rule.integer && !Number.isInteger(v)) throw fail(`got ${v}, not an integer`);
+  if (Math.abs(v) > MAX_EXACT && rule.integer) {
+    throw fail(`the number is out of range: its magnitude is above 2^53 - 1 = ${MAX_EXACT}, beyond which JSON integers lose precision`);
   }
+  if (v < rule.min || v > rule.max || (rule.minExclusive && v === rule.min)) throw fail(`${v} is out of range`);
   return v;
 }
 
@@ -49,7 +69,7 @@ function messageContent(v: unknown, where: string): string {
   if (Array.isArray(v)) {
     return v
       .map((part, j) => {
-        const p = part as { type?: unknown; text?: unknown };
+        const p = (typeof part === 'object' && part !== null ? part : {}) as { type?: unknown; text?: unknown };
         if (p?.type !== 'text' || typeof p.text !== 'string') {
           throw new RequestError(`${where}.content[${j}]: only {"type": "text", "text": ...} parts are supported`, `${where}.content`);
         }
@@ -67,7 +87,7 @@ function parseMessages(v: unknown): ChatMessage[] {
     if (typeof m !== 'object' || m === null) throw new RequestError(`${where}: must be an object {role, content}`, where);
     const { role, content } = m as { role?: unknown; content?: unknown };
     if (typeof role !== 'string' || !ROLES.has(role)) {
-      throw new RequestError(`${where}.role: must be one of ${[...ROLES].join(', ')}, got ${JSON.stringify(role)}`, `${where}.role`);
+      throw new RequestError(`${where}.role: must be one of ${[...ROLES].join(', ')}, got ${brief(role)}`, `${where}.role`);
     }
     return { role: role === 'developer' ? 'system' : role, content: messageContent(content, where) };
   });
@@ -84,22 +104,23 @@ function parseStop(v: unknown): string[] {
 
 /** Checks a parsed JSON body against the fields the server supports; `servedModel` is the one model it serves. */
 export function parseCompletionRequest(body: unknown, servedModel: string): CompletionRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError('body: must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(`body: must be a JSON object, got ${brief(body)}`, 'body');
   const b = body as Record<string, unknown>;
   if (b.model !== undefined && b.model !== servedModel) {
-    throw new RequestError(`model: this server serves "${servedModel}", not ${JSON.stringify(b.model)}`, 'model', 404, 'model_not_found');
+    throw new RequestError(`model: this server serves "${servedModel}", not ${brief(b.model)}`, 'model', 404, 'model_not_found');
   }
-  const maxTokens =
-    optionalNumber(b, 'max_completion_tokens', (v) => Number.isInteger(v) && v > 0, 'a positive integer') ??
-    optionalNumber(b, 'max_tokens', (v) => Number.isInteger(v) && v > 0, 'a positive integer');
-  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw new RequestError('stream: must be a boolean', 'stream');
+  const tokens: NumberRule = { min: 1, max: MAX_EXACT, integer: true, text: 'a positive integer' };
+  const maxTokens = numberField(b, 'max_completion_tokens', tokens) ?? numberField(b, 'max_tokens', tokens);
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') {
+    throw new RequestError(`stream: must be a boolean, got ${brief(b.stream)}`, 'stream');
+  }
   return {
     messages: parseMessages(b.messages),
-    temperature: optionalNumber(b, 'temperature', (v) => v >= 0 && v <= 2, 'a number in [0, 2]') ?? 1,
-    topP: optionalNumber(b, 'top_p', (v) => v > 0 && v <= 1, 'a number in (0, 1]') ?? 1,
+    temperature: numberField(b, 'temperature', { min: 0, max: 2, text: 'a number in [0, 2]' }) ?? 1,
+    topP: numberField(b, 'top_p', { min: 0, max: 1, minExclusive: true, text: 'a number in (0, 1]' }) ?? 1,
     maxTokens,
-    seed: optionalNumber(b, 'seed', (v) => Number.isSafeInteger(v), 'an integer'),
-    n: optionalNumber(b, 'n', (v) => Number.isInteger(v) && v >= 1 && v <= MAX_N, `an integer in [1, ${MAX_N}]`) ?? 1,
+    seed: numberField(b, 'seed', { min: -MAX_EXACT, max: MAX_EXACT, integer: true, text: 'an integer of at most 2^53 - 1 in magnitude' }),
+    n: numberField(b, 'n', { min: 1, max: MAX_N, integer: true, text: `an integer in [1, ${MAX_N}]` }) ?? 1,
     stop: parseStop(b.stop),
     stream: b.stream === true,
   };

@@ -3,6 +3,10 @@
  * `POST /v1/chat/completions` (messages through the model's chat template; temperature, top_p, max_tokens, seed,
  * n, stop). Concurrent requests are batched (batcher.ts). `stream: true` is answered as server-sent events, but
  * only once the whole completion is ready (one content chunk, then the finish chunk and `[DONE]`).
+ *
+ * Limits (limits.ts): Content-Type application/json (415), a body size limit (413, from Content-Length before
+ * reading), and prompts whose text cannot fit the context are refused before tokenizing. `close` stops accepting,
+ * lets requests in flight finish for a grace period, then aborts the rest (503) and closes every connection.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -10,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ChatModel } from '../generate/chat.ts';
 import type { Generation } from '../generate/generator.ts';
 import { Batcher, type BatchParams } from './batcher.ts';
+import { checkContentType, checkFits, DEFAULT_MAX_BODY_BYTES, DRAIN_BYTES, longestTokenChars, readJsonBody } from './limits.ts';
 import { errorBody, parseCompletionRequest, RequestError, type CompletionRequest } from './protocol.ts';
 
 export interface ServeOptions {
@@ -23,6 +28,8 @@ export interface ServeOptions {
   defaultMaxTokens?: number;
   batchWindowMs?: number;
   maxBatchRows?: number;
+  /** Largest request body in bytes (default 2 MiB); larger is refused with 413 before it is read. */
+  maxBodyBytes?: number;
   /** One line per request (default: none). */
   log?: (line: string) => void;
 }
@@ -31,10 +38,20 @@ export interface RunningServer {
   /** e.g. http://127.0.0.1:8000/v1 */
   url: string;
   batcher: Batcher;
-  close(): Promise<void>;
+  /** Stops accepting; requests in flight get `graceMs` (default 1000) to finish, then are aborted with 503. */
+  close(graceMs?: number): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 8 << 20;
+/** What requests in flight at shutdown (past the grace period) and requests after it are answered. */
+const shuttingDown = () => new RequestError('server: shutting down; retry on another instance or after restart', null, 503, 'server_shutting_down');
+
+/** The pieces a request handler needs. */
+interface Context {
+  o: ServeOptions;
+  batcher: Batcher;
+  /** Most characters one token can cover (limits.ts). */
+  tokenChars: number;
+}
 
 /** A completed choice: text cut at the first stop string; eos and stop strings finish as "stop". */
 function choiceOf(chat: ChatModel, gen: Generation, stop: readonly string[]) {
@@ -44,24 +61,19 @@ function choiceOf(chat: ChatModel, gen: Generation, stop: readonly string[]) {
   return { text, finishReason: gen.finishReason === 'length' && !Number.isFinite(cut) ? 'length' : 'stop' };
 }
 
-function promptIdsOf(chat: ChatModel, req: CompletionRequest): number[] {
-  const text = chat.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true });
-  return chat.tokenizer.encode(text, { addSpecialTokens: false });
-}
-
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new RequestError(`body: larger than ${MAX_BODY_BYTES} bytes`, null, 413);
-    chunks.push(chunk as Buffer);
-  }
+/** The prompt's ids; text that cannot fit the context is refused before rendering and again before tokenizing. */
+function promptIdsOf(chat: ChatModel, req: CompletionRequest, tokenChars: number): number[] {
+  const context = chat.engine.cfg.maxPositionEmbeddings;
+  checkFits(req.messages.reduce((a, m) => a + m.content.length, 0), "the messages' text", context, tokenChars);
+  let text: string;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    text = chat.tokenizer.applyChatTemplate(req.messages, { addGenerationPrompt: true });
   } catch (e) {
-    throw new RequestError(`body: invalid JSON (${(e as Error).message})`);
+    // the template was rendered once at start, so a failure here is about these messages (e.g. raise_exception)
+    throw new RequestError(`messages: the model's chat template refused them: ${(e as Error).message}`, 'messages');
   }
+  checkFits(text.length, 'the prompt rendered by the chat template', context, tokenChars);
+  return chat.tokenizer.encode(text, { addSpecialTokens: false });
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -93,9 +105,11 @@ function sendCompletion(res: http.ServerResponse, o: ServeOptions, req: Completi
   res.end('data: [DONE]\n\n');
 }
 
-async function chatCompletions(o: ServeOptions, batcher: Batcher, httpReq: http.IncomingMessage, res: http.ServerResponse): Promise<string> {
-  const req = parseCompletionRequest(await readJson(httpReq), o.modelId);
-  const prompt = promptIdsOf(o.chat, req);
+async function chatCompletions(c: Context, httpReq: http.IncomingMessage, res: http.ServerResponse): Promise<string> {
+  const { o, batcher } = c;
+  checkContentType(httpReq.headers['content-type']);
+  const req = parseCompletionRequest(await readJsonBody(httpReq, o.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES), o.modelId);
+  const prompt = promptIdsOf(o.chat, req, c.tokenChars);
   const context = o.chat.engine.cfg.maxPositionEmbeddings;
   if (prompt.length >= context) {
     throw new RequestError(`messages: ${prompt.length} prompt tokens do not fit the model's context of ${context} tokens`, 'messages', 400, 'context_length_exceeded');
@@ -112,11 +126,10 @@ async function chatCompletions(o: ServeOptions, batcher: Batcher, httpReq: http.
   return `prompt ${prompt.length} tokens, completion ${gens.reduce((a, g) => a + g.tokens.length, 0)} tokens`;
 }
 
-/** Starts listening; resolves when the port is bound. */
-export async function startServer(o: ServeOptions): Promise<RunningServer> {
+function batcherOf(o: ServeOptions): Batcher {
   const { chat } = o;
-  const batcher = new Batcher(
-    (prompts, p) =>
+  return new Batcher(
+    (prompts, p, signal) =>
       chat.generator.generate(prompts, {
         temperature: p.temperature,
         topP: p.topP,
@@ -126,23 +139,42 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
         eosIds: chat.eosIds,
         sampleableVocab: chat.tokenizer.vocabSize,
         shouldStop: p.stop.length === 0 ? undefined : (tokens) => p.stop.some((s) => chat.textOf(tokens).includes(s)),
+        signal,
       }),
     { windowMs: o.batchWindowMs, maxRows: o.maxBatchRows },
   );
+}
+
+/** The error response (OpenAI's shape); 500 only for a fault of the server itself. */
+function sendError(res: http.ServerResponse, req: http.IncomingMessage, e: unknown): number {
+  const known = e instanceof RequestError;
+  const status = known ? e.status : 500;
+  if (res.headersSent) {
+    res.end();
+    return status;
+  }
+  const undrained = !req.complete && Number(req.headers['content-length'] ?? 0) > DRAIN_BYTES;
+  if (undrained || status === 503) res.setHeader('connection', 'close');
+  const message = known ? e.message : `server: ${(e as Error).message}`;
+  sendJson(res, status, errorBody(message, known ? 'invalid_request_error' : 'server_error', known ? e.param : null, known ? e.code : null));
+  return status;
+}
+
+/** Starts listening; resolves when the port is bound. */
+export async function startServer(o: ServeOptions): Promise<RunningServer> {
+  o.chat.tokenizer.applyChatTemplate([{ role: 'user', content: 'hello' }], { addGenerationPrompt: true }); // a broken template fails here
+  const c: Context = { o, batcher: batcherOf(o), tokenChars: longestTokenChars(o.chat.tokenizer) };
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
   const server = http.createServer((req, res) => {
     const start = Date.now();
     const url = (req.url ?? '/').split('?')[0].replace(/\/+$/, '');
     const done = (status: number, note = '') => o.log?.(`${req.method} ${url} ${status}${note ? ` ${note}` : ''} ${Date.now() - start}ms`);
-    void handle(o, batcher, url, req, res)
+    const work = (stopping ? Promise.reject(shuttingDown()) : handle(c, url, req, res))
       .then((note) => done(res.statusCode, note))
-      .catch((e) => {
-        const known = e instanceof RequestError;
-        const status = known ? e.status : 500;
-        if (!res.headersSent) {
-          sendJson(res, status, errorBody((e as Error).message, known ? 'invalid_request_error' : 'server_error', known ? e.param : null, known ? e.code : null));
-        } else res.end();
-        done(status, (e as Error).message);
-      });
+      .catch((e) => done(sendError(res, req, e), (e as Error).message))
+      .finally(() => inFlight.delete(work));
+    inFlight.add(work);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -150,18 +182,23 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   });
   const { port } = server.address() as AddressInfo;
   const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-  return {
-    url: `http://${host}:${port}/v1`,
-    batcher,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+  const close = async (graceMs = 1000) => {
+    stopping = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await Promise.race([Promise.allSettled([...inFlight]), sleep(graceMs)]);
+    await Promise.race([c.batcher.abort(shuttingDown()), sleep(500)]);
+    await Promise.race([Promise.allSettled([...inFlight]), sleep(100)]);
+    server.closeAllConnections();
+    await closed;
   };
+  return { url: `http://${host}:${port}/v1`, batcher: c.batcher, close };
 }
 
-async function handle(o: ServeOptions, batcher: Batcher, url: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<string> {
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+async function handle(c: Context, url: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<string> {
+  const { o } = c;
   if (url === '/v1/models' || url === `/v1/models/${o.modelId}`) {
     if (req.method !== 'GET') throw new RequestError(`${req.method} ${url}: use GET`, null, 405);
     const model = { id: o.modelId, object: 'model', created: 0, owned_by: 'selfplay' };
@@ -170,7 +207,7 @@ async function handle(o: ServeOptions, batcher: Batcher, url: string, req: http.
   }
   if (url === '/v1/chat/completions') {
     if (req.method !== 'POST') throw new RequestError(`${req.method} ${url}: use POST`, null, 405);
-    return chatCompletions(o, batcher, req, res);
+    return chatCompletions(c, req, res);
   }
   throw new RequestError(`${req.method} ${url}: not found; this server has GET /v1/models and POST /v1/chat/completions`, null, 404);
 }

@@ -9,6 +9,7 @@
  *   kl                KL(pi || pi_ref) of a role past `klMax` nats in the latest iteration.
  * The caller (src/train/lsp.ts via GuardMonitor) logs trips in metrics.jsonl and may stop the run.
  */
+import { finiteMean } from '../util/math.ts';
 import { distinctN } from '../util/ngrams.ts';
 
 export const GUARD_NAMES = ['valid_queries', 'diversity', 'equal_rewards', 'judge_gamed', 'answer_length', 'kl'] as const;
@@ -48,10 +49,6 @@ export interface GuardTrip {
 }
 
 const finite = (a: number[]) => a.filter(Number.isFinite);
-const mean = (a: number[]) => {
-  const f = finite(a);
-  return f.length ? f.reduce((s, v) => s + v, 0) / f.length : NaN;
-};
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
 
 /** The early and the recent window, or null until they no longer overlap (2 windows of history). */
@@ -75,7 +72,7 @@ function fell(guard: GuardName, what: string, early: number, recent: number, dro
 }
 
 export function validQueriesGuard(early: GuardPoint[], recent: GuardPoint[], t: GuardThresholds): GuardTrip | null {
-  return fell('valid_queries', 'valid-query share', mean(early.map((p) => p.validFrac)), mean(recent.map((p) => p.validFrac)), t.validDrop);
+  return fell('valid_queries', 'valid-query share', finiteMean(early.map((p) => p.validFrac)), finiteMean(recent.map((p) => p.validFrac)), t.validDrop);
 }
 
 export function diversityGuard(early: GuardPoint[], recent: GuardPoint[], t: GuardThresholds): GuardTrip | null {
@@ -85,21 +82,21 @@ export function diversityGuard(early: GuardPoint[], recent: GuardPoint[], t: Gua
 }
 
 export function equalRewardsGuard(recent: GuardPoint[], t: GuardThresholds): GuardTrip | null {
-  const frac = mean(recent.map((p) => p.zeroStdFrac));
+  const frac = finiteMean(recent.map((p) => p.zeroStdFrac));
   if (!(frac > t.equalRewardsFrac)) return null;
   return { guard: 'equal_rewards', message: `${fmt(frac)} of the groups had all-equal rewards (above ${fmt(t.equalRewardsFrac)}): little learning signal`, value: frac, threshold: t.equalRewardsFrac };
 }
 
 export function judgeGamedGuard(early: GuardPoint[], recent: GuardPoint[], t: GuardThresholds): GuardTrip | null {
-  const rise = mean(recent.map((p) => p.selfReward)) - mean(early.map((p) => p.selfReward));
-  const fall = mean(early.map((p) => p.verifierReward)) - mean(recent.map((p) => p.verifierReward));
+  const rise = finiteMean(recent.map((p) => p.selfReward)) - finiteMean(early.map((p) => p.selfReward));
+  const fall = finiteMean(early.map((p) => p.verifierReward)) - finiteMean(recent.map((p) => p.verifierReward));
   if (!(rise >= t.judgeRise && fall >= t.verifierFall)) return null;
   return { guard: 'judge_gamed', message: `self-reward rose by ${fmt(rise)} while the verifier reward fell by ${fmt(fall)}: the judge may be gamed`, value: rise, threshold: t.judgeRise };
 }
 
 export function answerLengthGuard(early: GuardPoint[], recent: GuardPoint[], t: GuardThresholds): GuardTrip | null {
-  const a = mean(early.map((p) => p.answerLength));
-  const b = mean(recent.map((p) => p.answerLength));
+  const a = finiteMean(early.map((p) => p.answerLength));
+  const b = finiteMean(recent.map((p) => p.answerLength));
   if (!(a > 0) || !(b > a * t.lengthGrowth)) return null;
   return { guard: 'answer_length', message: `mean answer length grew from ${fmt(a)} to ${fmt(b)} tokens (over ${t.lengthGrowth}x)`, value: b, threshold: a * t.lengthGrowth };
 }

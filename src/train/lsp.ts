@@ -108,8 +108,9 @@ function saveFinal(s: RunSettings, run: Loaded): string {
   // a --chat-template goes with the trained model, so it chats without the flag
   const template = s.chatTemplate;
   const extraFiles = template ? (tmp: string) => fs.copyFileSync(template, path.join(tmp, 'chat_template.jinja')) : undefined;
-  saveModelFolder(dir, { config: run.reference.folder.rawConfig, weights, tokenizerFrom: s.model, extraFiles });
+  // model/ last: its presence marks the run finished, so everything else must be there before it
   if (s.lora) saveLoraAdapter(path.join(s.out, 'adapter'), s.lora, trainedWeights(run.policy, s.lora), cfg, s.model);
+  saveModelFolder(dir, { config: run.reference.folder.rawConfig, weights, tokenizerFrom: s.model, extraFiles });
   return dir;
 }
 

@@ -14,6 +14,7 @@ import { Rng, stepSeed } from '../util/rng.ts';
 import { corpusStream, type Role, type TrainingExample } from '../world/corpus.ts';
 import type { NoiseKindWeights } from '../world/noise.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
+import { classify, instanceKey } from '../world/world.ts';
 
 export interface RoleBatch {
   role: Role;
@@ -119,11 +120,33 @@ export function verdictTokenIndex(tok: Tokenizer, completion: string): number {
 }
 
 /** The batch of `step`. */
-export function batchAt(plan: BatchPlan, tok: Tokenizer, step: number): RoleBatch {
+/** The examples of the batch at `step` (its role from roleAt). */
+export function batchExamples(plan: BatchPlan, step: number): TrainingExample[] {
   const role = roleAt(plan, step);
   const B = phaseAt(plan, step).batchSize[role];
   const family = role === 'challenger' ? FAMILY_NAMES[new Rng(stepSeed(plan.seed, step, 3)).int(0, FAMILY_NAMES.length - 1)] : undefined;
-  const exs = examples(plan, step, role, B, family);
+  return examples(plan, step, role, B, family);
+}
+
+/**
+ * Instance keys of every valid instruction the batches of steps [0, steps) contain (solver prompts, challenger
+ * targets, the instructions judged in Box 3): what a pretraining run saw, replayed without a model.
+ */
+export function drawnInstanceKeys(plan: BatchPlan, steps: number): Set<string> {
+  const keys = new Set<string>();
+  for (let step = 0; step < steps; step++) {
+    for (const ex of batchExamples(plan, step)) {
+      const text = ex.role === 'solver' ? ex.prompt : ex.role === 'challenger' ? ex.completion : (/<Instruction>([\s\S]*?)<\/Instruction>/.exec(ex.prompt)?.[1] ?? '');
+      const c = classify(text);
+      if (c.valid) keys.add(instanceKey(c.instance));
+    }
+  }
+  return keys;
+}
+
+export function batchAt(plan: BatchPlan, tok: Tokenizer, step: number): RoleBatch {
+  const role = roleAt(plan, step);
+  const exs = batchExamples(plan, step);
   const prompts = exs.map((e) => tok.encode(renderPrompt(tok, e.prompt), { addSpecialTokens: false }));
   const completions = exs.map((e) => completionIds(tok, e.completion));
   const completionTokens = completions.reduce((a, c) => a + c.length, 0);

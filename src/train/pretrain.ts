@@ -20,7 +20,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { Progress } from '../util/progress.ts';
 import { Rng } from '../util/rng.ts';
-import { evalInstanceKeys } from '../world/evalset.ts';
+import { EVAL_SET_PATH, evalInstanceKeys } from '../world/evalset.ts';
 import { trainWorldTokenizer, writeTokenizerFiles } from '../world/tokenizer-train.ts';
 import { allPromptTexts } from '../world/vocab.ts';
 import type { Role } from '../world/corpus.ts';
@@ -28,7 +28,7 @@ import type { NoiseKindWeights } from '../world/noise.ts';
 import { loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
 import { JsonlLog, markRunFolder } from './run-folder.ts';
 import { checkTarget, resumePoint, runSteps } from './run-scaffold.ts';
-import { batchAt, type BatchPlan, type RoleBatch, type RolePhase } from './pretrain-data.ts';
+import { batchAt, type BatchPlan, drawnInstanceKeys, type RoleBatch, type RolePhase } from './pretrain-data.ts';
 
 export interface ModelShape {
   hiddenSize: number;
@@ -131,6 +131,17 @@ export const CONTINUE_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   lr: 1.5e-4,
   warmupSteps: 20,
 };
+
+/**
+ * The instances the shipped default model's stage-2 run drew (CONTINUE_DEFAULTS from models/default's card: seed 3,
+ * 1000 steps, only data/world-eval-v3.jsonl excluded then), replayed. The larger held-out set excludes them. Stage 1
+ * ran on world v1's code and cannot be replayed here; the held-out set caps each level at 5% of its instances.
+ */
+export function defaultModelStage2Draws(): Set<string> {
+  const c = CONTINUE_DEFAULTS;
+  const plan = { seed: c.seed, solverOnlySteps: c.solverOnlySteps, mix: c.mix, batchSize: c.batchSize, later: c.later, exclude: evalInstanceKeys([EVAL_SET_PATH]), noiseKindWeights: c.noiseKindWeights };
+  return drawnInstanceKeys(plan, c.steps);
+}
 
 /** Linear warmup, then cosine from lr down to lr * minLrFraction at the last step. */
 export function learningRate(o: Pick<PretrainOptions, 'lr' | 'warmupSteps' | 'minLrFraction' | 'steps'>, step: number): number {

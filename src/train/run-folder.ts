@@ -70,7 +70,7 @@ const LEGACY_SIGNS: Record<RunKind, string[][]> = {
     ['config.json', 'metrics.jsonl', 'samples.jsonl'],
   ],
   pretrain: [['tokenizer', 'checkpoints', 'log.jsonl']],
-  eval: [['judgements.jsonl'], ['eval.json', 'eval.md']],
+  eval: [['judgements.jsonl'], ['eval.json', 'eval.md'], ['world-quality.json', 'world-quality.md']],
   experiment: [['experiment.json', 'grpo-prompts.jsonl']],
 };
 
@@ -126,10 +126,14 @@ export function claimRunFolder(dir: string, o: ClaimOptions): { continuing: bool
     throw new InputError(`${o.flag} ${dir} holds a selfplay ${s.kind} run, not a ${o.kind} run; choose another folder`);
   }
   const isRun = s.is === 'run';
+  // a run stopped before its first checkpoint has nothing to continue: it may be started again in place
+  if (isRun && o.intent === 'new' && !hasCheckpoint(dir)) return { continuing: false };
   if (isRun && o.intent === 'new') throw new InputError(`${dir} already holds a ${o.kind} run; continue it with --resume ${dir}, or choose another ${o.flag}`);
   if (!isRun && o.intent === 'resume') throw new InputError(`--resume ${dir}: no ${o.kind} run there (no ${RUN_MARKER}); nothing to resume`);
   return { continuing: isRun };
 }
+
+const hasCheckpoint = (dir: string) => fs.existsSync(path.join(dir, 'checkpoints')) && fs.readdirSync(path.join(dir, 'checkpoints')).some((n) => /^iter-\d+$/.test(n));
 
 /** Writes the marker if the folder has none (a new run, or one made before markers existed). */
 export function markRunFolder(dir: string, kind: RunKind): void {

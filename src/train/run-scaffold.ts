@@ -31,7 +31,8 @@ export interface Resumed<T> {
  * checkpoints newer than the chosen one after. Throws when checkpoints exist but none can be used.
  */
 export function resumePoint<T>(out: string, load: (dir: string) => { step: number; value: T }, log: (line: string) => void): Resumed<T> {
-  const stale = [...removeStaleTemps(out), ...removeStaleTemps(path.join(out, 'checkpoints'))];
+  // a model/ caught between its two renames is dropped, not restored: the last checkpoint makes it again
+  const stale = [...removeStaleTemps(out, false), ...removeStaleTemps(path.join(out, 'checkpoints'))];
   if (stale.length) log(`removed leftovers of an interrupted save: ${stale.join(', ')}`);
   const damaged: { dir: string; why: string }[] = [];
   for (const dir of checkpointsNewestFirst(out)) {

@@ -6,6 +6,7 @@ export function brief(v: unknown): string {
   if (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x !== 'object' || x === null)) return JSON.stringify(v);
   if (Array.isArray(v)) return `an array of ${v.length} elements`;
   if (v !== null && typeof v === 'object') return 'an object';
+  if (typeof v === 'number') return String(v); // JSON.stringify writes Infinity and NaN as null
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 80 ? `${s.slice(0, 80)}...` : s;
 }

@@ -130,16 +130,18 @@ export const STALE_TEMP = /\.(tmp|old)-\d+-[0-9a-f]+$/;
 
 /**
  * Removes what killed saves left in `dir` (not recursive): returns the names removed. Only names this module makes
- * are touched. A `.old-` folder whose target is missing is a save killed between its two renames: it is put back.
+ * are touched. A `.old-` folder whose target is missing is a save killed between its two renames: with `restore`
+ * it is put back, without it (the caller can re-make the target, e.g. a run's model/ from its last checkpoint)
+ * it is removed too, so a stale copy is never taken for the new one.
  */
-export function removeStaleTemps(dir: string): string[] {
+export function removeStaleTemps(dir: string, restore = true): string[] {
   if (!fs.existsSync(dir)) return [];
   const removed: string[] = [];
   for (const name of fs.readdirSync(dir)) {
     if (!STALE_TEMP.test(name)) continue;
     const full = path.join(dir, name);
     const target = path.join(dir, name.replace(STALE_TEMP, ''));
-    if (name.includes('.old-') && !fs.existsSync(target)) {
+    if (restore && name.includes('.old-') && !fs.existsSync(target)) {
       fs.renameSync(full, target);
       continue;
     }

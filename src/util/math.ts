@@ -6,3 +6,8 @@ export function mean(xs: readonly number[]): number {
   for (const x of xs) sum += x;
   return xs.length ? sum / xs.length : NaN;
 }
+
+/** The mean of the finite entries (NaN and infinities skipped, as a metric logged as NaN means "not measured"). */
+export function finiteMean(xs: readonly number[]): number {
+  return mean(xs.filter(Number.isFinite));
+}

@@ -1,7 +1,7 @@
 /**
  * The held-out evaluation set: per family, instances at every difficulty level 1..MAX_DIFFICULTY (levels above
  * the pretraining range included), drawn from a seed no training run uses. Written once to a versioned file by
- * `npx tsx src/world/make-evalset.ts`; the corpus generator loads it and never emits one of its instances.
+ * `npx tsx scripts/make-evalset.ts`; the corpus generator loads it and never emits one of its instances.
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ export const LARGE_EVAL_PER_FAMILY = 420;
 export const LARGE_EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-large-v3.jsonl', import.meta.url));
 /**
  * The largest share of one (family, level)'s instances the large set takes, so training keeps at least 95% of every
- * level (a one-digit sum has 100 instances: the set takes 5 of them and spreads the rest over larger levels).
+ * level; a level whose instances pretraining has all drawn already (one-digit sums: 100) gives none.
  */
 export const LARGE_EVAL_MAX_SHARE = 0.05;
 /** Every held-out file: training excludes the instances of all of them. */
@@ -59,21 +59,29 @@ export function makeEvalSet(perLevel: number = EVAL_PER_LEVEL, seed: number = EV
 }
 
 /**
- * The number of distinct instances of a (family, level), estimated from `draws` seeded draws: the S with
- * S (1 - exp(-draws / S)) = distinct (uniform draws); Infinity when every draw was new.
+ * The number of distinct instances of a (family, level), estimated from `draws` seeded draws (the S with
+ * S (1 - exp(-draws / S)) = distinct, for uniform draws; Infinity when every draw was new), and the share of the
+ * distinct draws not in `exclude`.
  */
-export function estimateLevelSize(rng: Rng, family: FamilyName, difficulty: number, draws = 2000): number {
+export function estimateLevelSize(rng: Rng, family: FamilyName, difficulty: number, exclude: ReadonlySet<string>, draws = 2000): { size: number; freeShare: number } {
   const seen = new Set<string>();
   for (let i = 0; i < draws; i++) seen.add(instanceKey(generateInstance(rng, family, difficulty)));
   const d = seen.size;
-  if (d >= draws) return Infinity;
+  const freeShare = [...seen].filter((k) => !exclude.has(k)).length / d;
+  if (d >= draws) return { size: Infinity, freeShare };
   let [lo, hi] = [d, 1e12];
   for (let it = 0; it < 200; it++) {
     const mid = Math.sqrt(lo * hi);
     if (mid * (1 - Math.exp(-draws / mid)) < d) lo = mid;
     else hi = mid;
   }
-  return lo;
+  return { size: lo, freeShare };
+}
+
+/** Items a level may give: LARGE_EVAL_MAX_SHARE of its instances, and at most half of those not excluded. */
+function levelCap(e: { size: number; freeShare: number }, perFamily: number): number {
+  const cap = Math.min(LARGE_EVAL_MAX_SHARE * e.size, 0.5 * e.freeShare * e.size);
+  return Number.isFinite(cap) ? Math.floor(cap) : perFamily;
 }
 
 /**
@@ -94,15 +102,16 @@ export function levelQuotas(total: number, caps: readonly number[]): number[] {
 
 /**
  * The larger held-out set: `perFamily` items per family over levels 1..MAX_DIFFICULTY (levelQuotas with caps
- * LARGE_EVAL_MAX_SHARE of each level's estimated size), disjoint from the first evaluation file's instances.
+ * LARGE_EVAL_MAX_SHARE of each level's estimated size), disjoint from the first evaluation file's instances and
+ * from `exclude` (scripts/make-evalset.ts passes the shipped model's replayable pretraining draws).
  */
-export function makeLargeEvalSet(perFamily: number = LARGE_EVAL_PER_FAMILY, seed: number = LARGE_EVAL_SEED): EvalItem[] {
+export function makeLargeEvalSet(exclude: ReadonlySet<string> = new Set(), perFamily: number = LARGE_EVAL_PER_FAMILY, seed: number = LARGE_EVAL_SEED): EvalItem[] {
   const rng = new Rng(seed);
-  const first = evalInstanceKeys([EVAL_SET_PATH]);
+  const first = new Set([...evalInstanceKeys([EVAL_SET_PATH]), ...exclude]);
   const items: EvalItem[] = [];
   for (const family of FAMILY_NAMES) {
-    const caps = Array.from({ length: MAX_DIFFICULTY }, (_, i) => Math.floor(LARGE_EVAL_MAX_SHARE * estimateLevelSize(rng, family, i + 1)));
-    const quotas = levelQuotas(perFamily, caps.map((c) => (Number.isFinite(c) ? c : perFamily)));
+    const caps = Array.from({ length: MAX_DIFFICULTY }, (_, i) => levelCap(estimateLevelSize(rng, family, i + 1, first), perFamily));
+    const quotas = levelQuotas(perFamily, caps);
     for (let d = 1; d <= MAX_DIFFICULTY; d++) {
       const seen = new Set(first);
       for (let i = 0; i < quotas[d - 1]; i++) {

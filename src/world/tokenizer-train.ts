@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../util/fs.ts';
+import { worldSplitRegex } from '../model/word-split.ts';
 
 export const PAD_TOKEN = '<|pad|>';
 export const BOS_TOKEN = '<|bos|>';
@@ -96,14 +97,6 @@ function chooseWords(texts: readonly string[], opts: WorldTokenizerOptions): str
   return [...chosen].sort(byCodeUnit);
 }
 
-/** A known word (bounded by non-letters, optionally after one space) or else exactly one character. */
-function splitRegex(words: readonly string[]): string {
-  if (words.length === 0) return '[\\s\\S]';
-  const longestFirst = [...words].sort((a, b) => b.length - a.length || byCodeUnit(a, b));
-  const alt = `(?:${longestFirst.join('|')})`;
-  return ` ${alt}(?![A-Za-z])|(?<![A-Za-z])${alt}(?![A-Za-z])|[\\s\\S]`;
-}
-
 const byteToken = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
 
 /** Vocabulary in id order: special tokens, characters, byte fallbacks (bytes not already a character), words. */
@@ -132,7 +125,7 @@ export function trainWorldTokenizer(texts: readonly string[], opts: WorldTokeniz
     padding: null,
     added_tokens: SPECIAL_TOKENS.map((t, i) => addedToken(t, i)),
     normalizer: null,
-    pre_tokenizer: { type: 'Split', pattern: { Regex: splitRegex(words) }, behavior: 'Isolated', invert: false },
+    pre_tokenizer: { type: 'Split', pattern: { Regex: worldSplitRegex(words) }, behavior: 'Isolated', invert: false },
     post_processor: null,
     decoder: { type: 'Sequence', decoders: [{ type: 'ByteFallback' }, { type: 'Fuse' }] },
     model: {

@@ -7,7 +7,8 @@
  * - SIGKILL while a checkpoint, and while the final model/, is being written: the leftover `*.tmp-*` is removed on
  *   resume and the result is still the uninterrupted one;
  * - a damaged newest checkpoint: the resume continues from the one before it, says so, and ends equal;
- * - a full disk (metrics.jsonl on /dev/full): one line, and after the disk is "freed" the run resumes to the same end.
+ * - a full disk (metrics.jsonl moved to /dev/full mid-run): one line, and after the disk is "freed" the run resumes
+ *   from its last checkpoint to the same end.
  *
  * The trials use a time-based cadence of SELFPLAY_KILL_CHECKPOINT_MINUTES (default 0.05 = 3 s of training) and no
  * iteration-based one, so what they lose shows what the default 2-minute cadence bounds on a larger scale.
@@ -58,10 +59,12 @@ test(`SIGKILL at a random point, ${TRIALS} trials: every resumed run equals the 
     const killed = await p.done;
     const doneAtKill = completeRecords(path.join(out, 'metrics.jsonl'));
     const exists = fs.existsSync(path.join(out, 'selfplay-run.json'));
-    // killed before the run folder was made: start it again; else resume it
-    const r = exists ? await run(resume(out)) : await run(fresh(out, ['--checkpoint-every', '100', '--checkpoint-minutes', MINUTES]));
+    const finished = fs.existsSync(path.join(out, 'model', 'config.json'));
+    // finished before the kill: nothing to resume; killed before the run folder was made: start it again
+    const again = exists ? resume(out) : fresh(out, ['--checkpoint-every', '100', '--checkpoint-minutes', MINUTES]);
+    const r = finished ? { code: 0, stderr: '' } : await run(again);
     assert.equal(r.code, 0, `trial ${trial} (killed after ${delay} ms): the resume failed:\n${r.stderr}`);
-    const from = resumedFrom(r.stderr);
+    const from = finished ? doneAtKill : resumedFrom(r.stderr);
     const trialLost = killed.signal === 'SIGKILL' ? Math.max(0, doneAtKill - from) : 0;
     lost += trialLost;
     const diff = differences(reference, out);
@@ -117,21 +120,24 @@ test('a damaged newest checkpoint: the resume falls back to the one before, says
   assert.deepEqual(differences(reference, out), []);
 });
 
-test('a full disk mid-run: one line naming the file, then (space freed) the resume ends equal', async (t) => {
+test('a full disk mid-run: one line naming the file, then (space freed) the resume from the last checkpoint ends equal', async (t) => {
   if (!fs.existsSync('/dev/full')) return t.skip('no /dev/full');
   const out = path.join(tmp('full'), 'run');
-  fs.mkdirSync(out, { recursive: true });
-  // the run's own marker, then its metrics log on a device that is always full
-  const args = fresh(out, ['--checkpoint-every', '100']);
-  const first = track(start(args));
-  await waitForEntry(out, /^selfplay-run\.json$/, 10 * 60_000);
-  fs.symlinkSync('/dev/full', path.join(out, 'metrics.jsonl'));
+  const first = track(start(fresh(out, ['--checkpoint-every', '1'])));
+  // after the checkpoint of iteration 2, the metrics log moves to a device that is always full
+  assert.ok(await waitForEntry(path.join(out, 'checkpoints'), /^iter-000002$/, 10 * 60_000), 'the run reached iteration 2');
+  const metrics = path.join(out, 'metrics.jsonl');
+  const kept = fs.readFileSync(metrics);
+  fs.rmSync(metrics);
+  fs.symlinkSync('/dev/full', metrics);
   const r = await first.done;
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 1, `exit ${r.code}, signal ${r.signal}:\n${r.stderr}`);
   assert.match(r.stderr, /error: .*metrics\.jsonl: cannot write \(ENOSPC\): no space left on the device/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
-  fs.rmSync(path.join(out, 'metrics.jsonl'));
+  fs.rmSync(metrics);
+  fs.writeFileSync(metrics, kept);
   const again = await run(resume(out));
   assert.equal(again.code, 0, again.stderr);
+  assert.ok(resumedFrom(again.stderr) >= 2, again.stderr);
   assert.deepEqual(differences(reference, out), []);
 });

@@ -91,10 +91,11 @@ function LiveApp() {
     es.onerror = () => setStatus('reconnecting');
     return () => es.close();
   }, []);
+  // (re)load the selected runs when the selection or the list of runs changes (a selected run may appear later)
   useEffect(() => {
     location.hash = new URLSearchParams(selected.map((s) => ['run', s])).toString();
     for (const name of selected) void load(name);
-  }, [selected.join('\n')]);
+  }, [selected.join('\n'), runs.map((r) => r.name).join('\n')]);
   useEffect(() => {
     for (const name of selected) if (versions[name]) void load(name);
   }, [JSON.stringify(selected.map((s) => versions[s] ?? 0))]);

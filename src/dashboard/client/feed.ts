@@ -44,6 +44,7 @@ function Item(props: { item: FeedItem }) {
       <span class="tag">challenger reward ${fmt(q.challenger_reward)}</span>
     </header>
     <pre class="query-text">${q.query}</pre>
+    ${q.invalidReason ? html`<p class="reason bad">not a world task: ${q.invalidReason}</p>` : null}
     <table class="answers">
       <thead><tr><th>#</th><th>answer</th><th>reward</th><th>self</th><th>judge</th></tr></thead>
       <tbody>${q.answers.map((a, j) => html`<${Answer} a=${a} j=${j} />`)}</tbody>

@@ -20,11 +20,15 @@ export function Curves(props: { views: RunView[] }) {
   const timeKeys = [...new Set(props.views.flatMap((v) => Object.keys(v.series.values).filter((k) => k.startsWith('time/'))))].sort();
   const charts = [...CHARTS, { title: 'Seconds per stage (time split)', keys: timeKeys }];
   const shown = charts.map((c) => ({ ...c, lines: lines(props.views, c.keys) })).filter((c) => c.lines.length > 0);
+  const charted = new Set([...charts.flatMap((c) => c.keys)]);
+  const more = [...new Set(props.views.flatMap((v) => Object.keys(v.series.values)))].filter((k) => !charted.has(k)).sort();
   const sampled = props.views.filter((v) => v.series.total > v.series.iterations.length);
   return html`<section class="curves">
     <h2>Training curves</h2>
     ${sampled.length ? html`<p class="muted">${sampled.map((v) => `${v.run.name}: ${v.series.total} iterations drawn as ${v.series.iterations.length} bucket means`).join('; ')}</p>` : null}
     <div class="grid">${shown.map((c) => html`<${Chart} key=${c.title} title=${c.title} lines=${c.lines} share=${c.share} />`)}</div>
+    ${more.length ? html`<details class="more"><summary>More metrics (${more.length}): ${more.join(', ')}</summary>
+      <div class="grid">${more.map((k) => html`<${Chart} key=${k} title=${k} lines=${lines(props.views, [k])} />`)}</div></details>` : null}
   </section>`;
 }
 
