@@ -9,6 +9,7 @@ import { preflightChatFolder } from '../model/modelfolder.ts';
 import { periodicSolverEval } from '../eval/world-quality.ts';
 import { loadConfigFile, resolveConfig, type TrainConfig } from '../rl/config.ts';
 import { overridesFromFlags } from '../rl/config-flags.ts';
+import { judgeRewardFromConfig } from '../rewards/judge-reward.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { train } from '../train/lsp.ts';
 import { claimRunFolder, prepareRunFolder, readJson, writeJsonAtomic } from '../train/run-folder.ts';
@@ -55,11 +56,11 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
     throw new InputError(`${config.model}: no config.json; --model must be an HF model folder (the default is models/default)`);
   }
   preflightChatFolder(config.model, config.chatTemplate ?? undefined); // before the run folder is claimed: a retry can reuse it
+  await judgeRewardFromConfig(config)?.probe(); // a remote judge that does not answer stops here, before the folder or any compute
   claimTrainFolder(config, Boolean(flags.resume));
   const runtime = new Runtime({ threads: flags.threads });
   const base = runSettings(config, runtime, flags.threads);
   const settings = { ...base, periodicEval: periodicSolverEval(base), savedConfig: config };
-  await settings.reward?.probe?.(); // a remote judge that does not answer stops the run here, before any compute
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`${config.mode} on ${config.model}: ${config.iterations} iterations of N=${config.N} queries x G=${config.G} answers; run folder ${config.out}`);
   const model = await train(settings);
