@@ -55,11 +55,11 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
     throw new InputError(`${config.model}: no config.json; --model must be an HF model folder (the default is models/default)`);
   }
   preflightChatFolder(config.model, config.chatTemplate ?? undefined); // before the run folder is claimed: a retry can reuse it
-  const continuing = claimTrainFolder(config, Boolean(flags.resume));
   const runtime = new Runtime({ threads: flags.threads });
   const base = runSettings(config, runtime, flags.threads);
   const settings = { ...base, periodicEval: periodicSolverEval(base), savedConfig: config };
-  await settings.reward?.probe?.(); // a remote judge that does not answer stops the run here, before any compute
+  await settings.reward?.probe?.(); // a remote judge that does not answer stops the run here, before anything is written
+  const continuing = claimTrainFolder(config, Boolean(flags.resume));
   // a new run has no checkpoint to choose first: its config goes in now, so a kill before the first one can resume
   if (!continuing) writeJsonAtomic(path.join(config.out, 'config.json'), config);
   const log = (s: string) => process.stderr.write(`${s}\n`);
