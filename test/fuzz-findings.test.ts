@@ -66,6 +66,15 @@ test('safetensors: a tensor name with a newline is quoted on one line', () => {
   refuses(() => readSafetensorsHeader(file), ModelFormatError, /newline\.safetensors: tensor "a\\nb": header entry is not an object$/);
 });
 
+test('safetensors: a header that is not JSON is one line although V8 quotes its newline', () => {
+  const file = path.join(tmp, 'notjson.safetensors');
+  const header = Buffer.from('\n\u0000');
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(header.length));
+  fs.writeFileSync(file, Buffer.concat([prefix, header]));
+  refuses(() => readSafetensorsHeader(file), ModelFormatError, /notjson\.safetensors: header: not valid UTF-8 JSON \(/);
+});
+
 test('HTTP schema: values echoed in errors are short (a 100,000-character role is not sent back)', () => {
   refuses(() => parseCompletionRequest({ messages: [{ role: 'x'.repeat(100_000), content: 'hi' }] }, 'm'), InputError, /^messages\[0\]\.role: .*got "x{79}\.\.\.$/);
 });

@@ -3,7 +3,7 @@
  * (vocabulary 128,256; 180M parameters), random weights built by scripts/make-real-model.ts. Two iterations with LoRA
  * and small N, G and token budgets: every prompt (Box 1 challenger, solver, Box 3 judge) goes through the Llama-3 chat
  * template, generation stops on generation_config.json's eos ids, the adapters move, and the run folder is complete.
- * The slowest test of the suite: about 60 s of CPU (2 threads), peak RSS about 9.7 GB (ONNX Runtime session arenas).
+ * The slowest test of the suite: about 75 s of CPU (user + system, 2 threads) and a peak RSS of about 7 GB.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

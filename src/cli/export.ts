@@ -33,6 +33,7 @@ export function exportCommand(opts: ExportOptions): ExportResult {
   if (opts.adapter !== undefined && !fs.existsSync(path.join(opts.adapter, 'adapter_config.json'))) {
     throw new InputError(`--adapter: ${path.join(opts.adapter, 'adapter_config.json')} not found`);
   }
+  checkOutput(opts.gguf);
   const cfg = loadModelConfig(opts.model);
   ggufArchitecture(cfg, path.join(opts.model, 'config.json')); // fail before reading the weights
   const { weights } = loadModelWeights(opts.model, cfg);
@@ -40,6 +41,13 @@ export function exportCommand(opts: ExportOptions): ExportResult {
   const name = path.basename(path.resolve(opts.model));
   const summary = writeGguf(opts.gguf, { cfg, weights: merged, tokenizerDir: opts.model, dtype, name });
   return adapterDir === undefined ? summary : { ...summary, mergedAdapter: adapterDir };
+}
+
+/** The output may be new or an earlier GGUF; never a folder or another file (e.g. the model's own weights). */
+function checkOutput(file: string): void {
+  if (!fs.existsSync(file)) return;
+  if (fs.statSync(file).isDirectory()) throw new InputError(`--gguf ${file} is a folder; give a file name ending in .gguf`);
+  if (!file.toLowerCase().endsWith('.gguf')) throw new InputError(`--gguf ${file}: the file exists and is not a .gguf file; nothing was written (choose a new file name)`);
 }
 
 /** Base weights + (alpha / r) B A for every adapter in `adapterDir`. */

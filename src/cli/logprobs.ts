@@ -5,6 +5,7 @@ import { loadModelConfig } from '../model/config.ts';
 import { ModelEngine } from '../model/engine.ts';
 import { loadModelWeights } from '../model/folder.ts';
 import { Runtime } from '../runtime/runtime.ts';
+import { oneLine } from '../util/brief.ts';
 
 /** Sequences per forward pass; bounds memory for large inputs. */
 const CHUNK = 16;
@@ -21,7 +22,7 @@ export function readSequencesFile(file: string): number[][] {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${file}: invalid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}: invalid JSON (${oneLine((e as Error).message)})`);
   }
   const sequences = (json as { sequences?: unknown })?.sequences;
   if (!Array.isArray(sequences)) throw new InputError(`${file}: expected an object with a "sequences" array`);

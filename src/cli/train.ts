@@ -37,7 +37,7 @@ function runConfig(flags: TrainFlags): TrainConfig {
 }
 
 /** Before any compute: the run folder is new (or the run resumed), apart from what the run reads, and writable. */
-function claimTrainFolder(config: TrainConfig, resume: boolean): void {
+function claimTrainFolder(config: TrainConfig, resume: boolean): boolean {
   const reads = {
     '--model': config.model,
     '--reward-source': config.rewardSource.startsWith('reward-model:') ? config.rewardSource.slice('reward-model:'.length) : undefined,
@@ -46,7 +46,7 @@ function claimTrainFolder(config: TrainConfig, resume: boolean): void {
   };
   const { continuing } = claimRunFolder(config.out, { kind: 'train', intent: resume ? 'resume' : 'new', flag: resume ? '--resume' : '--out', reads });
   prepareRunFolder(config.out, 'train', continuing);
-  if (!continuing) writeJsonAtomic(path.join(config.out, 'config.json'), config); // a new run: nothing to choose first
+  return continuing;
 }
 
 export async function trainCommand(flags: TrainFlags): Promise<void> {
@@ -59,7 +59,9 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
   const base = runSettings(config, runtime, flags.threads);
   const settings = { ...base, periodicEval: periodicSolverEval(base), savedConfig: config };
   await settings.reward?.probe?.(); // a remote judge that does not answer stops the run here, before anything is written
-  claimTrainFolder(config, Boolean(flags.resume));
+  const continuing = claimTrainFolder(config, Boolean(flags.resume));
+  // a new run has no checkpoint to choose first: its config goes in now, so a kill before the first one can resume
+  if (!continuing) writeJsonAtomic(path.join(config.out, 'config.json'), config);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`${config.mode} on ${config.model}: ${config.iterations} iterations of N=${config.N} queries x G=${config.G} answers; run folder ${config.out}`);
   const model = await train(settings);

@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../util/fs.ts';
 import { loadEvalSet, EVAL_SET_PATH, LARGE_EVAL_SET_PATH } from '../world/evalset.ts';
 import type { Instance } from '../world/types.ts';
 import { classify } from '../world/world.ts';
+import { oneLine } from '../util/brief.ts';
 
 export interface EvalPrompt {
   /** Stable id: the world item's id, else "<index>" (0-based position in the file). */
@@ -79,7 +80,7 @@ function parseJsonList(text: string, file: string): EvalPrompt[] {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`${file}: invalid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}: invalid JSON (${oneLine((e as Error).message)})`);
   }
   if (!Array.isArray(json)) throw new InputError(`${file}: expected a JSON list of {"instruction", "dataset"} objects`);
   return json.map((entry, i) => toPrompt(entry, `${file}: entry [${i}]`, String(i), ['dataset']));
@@ -93,7 +94,7 @@ function parseJsonLines(text: string, file: string): EvalPrompt[] {
     try {
       entry = JSON.parse(line);
     } catch (e) {
-      throw new InputError(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
+      throw new InputError(`${file}:${i + 1}: invalid JSON (${oneLine((e as Error).message)})`);
     }
     prompts.push(toPrompt(entry, `${file}:${i + 1}`, String(prompts.length), ['subset', 'dataset']));
   });

@@ -59,7 +59,7 @@ export class ChatModel {
    */
   static load(dir: string, runtime: Runtime, id = dir, opts: ChatLoadOptions = {}): ChatModel {
     if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) {
-      throw new ModelFormatError(`${dir}: no tokenizer.json; a chat model needs its tokenizer`);
+      throw new ModelFormatError(`${path.join(dir, 'tokenizer.json')}: missing; a chat model needs its tokenizer`);
     }
     const beforeWeights = (tok: Tokenizer) => {
       if (opts.needsChatTemplate !== false) tok.requireChatTemplate();

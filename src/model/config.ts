@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ModelFormatError } from '../errors.ts';
+import { oneLine } from '../util/brief.ts';
 
 /** Architectures this trainer can build. */
 export const SUPPORTED_ARCHITECTURES = [
@@ -224,7 +225,7 @@ export function loadModelConfig(dir: string): LlamaConfig {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ModelFormatError(`${file}: invalid JSON (${(e as Error).message})`);
+    throw new ModelFormatError(`${file}: invalid JSON (${oneLine((e as Error).message)})`);
   }
   return parseModelConfig(json, file);
 }

@@ -73,7 +73,7 @@ function tokenizerIdCount(file: string): number {
 export function preflightChatFolder(dir: string, chatTemplateFile?: string): void {
   const cfg = loadModelConfig(dir);
   const tokFile = path.join(dir, 'tokenizer.json');
-  if (!fs.existsSync(tokFile)) throw new ModelFormatError(`${dir}: no tokenizer.json; a chat model needs its tokenizer`);
+  if (!fs.existsSync(tokFile)) throw new ModelFormatError(`${path.join(dir, 'tokenizer.json')}: missing; a chat model needs its tokenizer`);
   const ids = tokenizerIdCount(tokFile);
   if (ids > cfg.vocabSize) throw vocabTooSmall(dir, cfg, ids);
   checkChatTemplateAvailable(dir, chatTemplateFile);

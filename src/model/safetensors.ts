@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ModelFormatError } from '../errors.ts';
-import { brief } from '../util/brief.ts';
+import { brief, oneLine } from '../util/brief.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 
 /** Element types this module understands. */
@@ -127,7 +127,7 @@ function parseHeaderBytes(file: string, bytes: Uint8Array, dataStart: number, fi
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
-    fail(file, 'header', `not valid UTF-8 JSON (${(e as Error).message})`);
+    fail(file, 'header', `not valid UTF-8 JSON (${oneLine((e as Error).message)})`);
   }
   if (!isPlainObject(json)) fail(file, 'header', 'is not a JSON object');
   const dataLen = fileSize - dataStart;

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { InputError, ModelFormatError } from '../errors.ts';
+import { oneLine } from '../util/brief.ts';
 
 /** One chat turn as chat templates expect it. */
 export interface ChatMessage {
@@ -197,7 +198,7 @@ function readJson(file: string, required: boolean): Record<string, unknown> | un
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ModelFormatError(`${file}: invalid JSON (${(e as Error).message})`);
+    throw new ModelFormatError(`${file}: invalid JSON (${oneLine((e as Error).message)})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new ModelFormatError(`${file}: not a JSON object`);

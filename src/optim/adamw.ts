@@ -32,10 +32,27 @@ export interface AdamWState {
   v: Map<string, Float32Array>;
 }
 
-/** The global L2 norm of a set of gradients (accumulated in float64). */
+/**
+ * The global L2 norm of a set of gradients (accumulated in float64). Four independent partial sums: one running sum
+ * makes every addition wait for the previous one.
+ */
 export function globalNorm(grads: Map<string, Float32Array>): number {
   let sum = 0;
-  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  for (const g of grads.values()) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    const n4 = g.length - (g.length % 4);
+    for (let i = 0; i < n4; i += 4) {
+      s0 += g[i] * g[i];
+      s1 += g[i + 1] * g[i + 1];
+      s2 += g[i + 2] * g[i + 2];
+      s3 += g[i + 3] * g[i + 3];
+    }
+    for (let i = n4; i < g.length; i++) s0 += g[i] * g[i];
+    sum += s0 + s1 + s2 + s3;
+  }
   return Math.sqrt(sum);
 }
 

@@ -5,7 +5,7 @@
  */
 import type http from 'node:http';
 import type { Tokenizer } from '../model/tokenizer.ts';
-import { brief } from '../util/brief.ts';
+import { brief, oneLine } from '../util/brief.ts';
 import { RequestError } from './protocol.ts';
 
 /** Default largest request body: a full 128k-token context of text fits several times over. */
@@ -55,7 +55,7 @@ export function readJsonBody(req: http.IncomingMessage, maxBytes: number): Promi
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       } catch (e) {
-        reject(new RequestError(`body: invalid JSON (${(e as Error).message.slice(0, 200)})`, 'body'));
+        reject(new RequestError(`body: invalid JSON (${oneLine((e as Error).message).slice(0, 200)})`, 'body'));
       }
     });
   });

@@ -10,3 +10,8 @@ export function brief(v: unknown): string {
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 80 ? `${s.slice(0, 80)}...` : s;
 }
+
+/** `text` on one line (runs of whitespace, newlines included, become one space): for messages that quote input. */
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ');
+}

@@ -58,9 +58,10 @@ test(`SIGKILL at a random point, ${TRIALS} trials: every resumed run equals the 
     p.child.kill('SIGKILL');
     const killed = await p.done;
     const doneAtKill = completeRecords(path.join(out, 'metrics.jsonl'));
-    const exists = fs.existsSync(path.join(out, 'selfplay-run.json'));
+    // a run killed before it saved its config has nothing to resume: it is started again in place (as the message says)
+    const exists = fs.existsSync(path.join(out, 'config.json'));
     const finished = fs.existsSync(path.join(out, 'model', 'config.json'));
-    // finished before the kill: nothing to resume; killed before the run folder was made: start it again
+    // finished before the kill: nothing to resume
     const again = exists ? resume(out) : fresh(out, ['--checkpoint-every', '100', '--checkpoint-minutes', MINUTES]);
     const r = finished ? { code: 0, stderr: '' } : await run(again);
     assert.equal(r.code, 0, `trial ${trial} (killed after ${delay} ms): the resume failed:\n${r.stderr}`);
