@@ -90,7 +90,7 @@ test('generate: one-line errors for a missing folder, no tokenizer, bad numbers'
   const badGen = writeChatFolder({ generationConfig: { top_p: 3 } });
   const cases: [string[], RegExp][] = [
     [['--model', path.join(tmp, 'nope')], /--model: .*nope: no such folder/],
-    [['--model', fixture], /llama-gqa: no tokenizer\.json/],
+    [['--model', fixture], /llama-gqa\/tokenizer\.json: missing; a chat model needs its tokenizer/],
     [['--model', model, '--temperature', 'warm'], /--temperature: expected a number >= 0, got "warm"/],
     [['--model', model, '--top-p', '2'], /top-p must be in \(0, 1\], got 2/],
     [['--model', model, '--top-k', '1.5'], /--top-k: expected an integer >= 0, got "1\.5"/],
