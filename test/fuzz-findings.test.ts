@@ -78,3 +78,11 @@ test('safetensors: a header that is not JSON is one line although V8 quotes its 
 test('HTTP schema: values echoed in errors are short (a 100,000-character role is not sent back)', () => {
   refuses(() => parseCompletionRequest({ messages: [{ role: 'x'.repeat(100_000), content: 'hi' }] }, 'm'), InputError, /^messages\[0\]\.role: .*got "x{79}\.\.\.$/);
 });
+
+test('HTTP schema: a small array of long strings is summarised, not echoed whole (stream: ["""..."""] gave 635 characters)', () => {
+  const quotes = '"'.repeat(300);
+  assert.throws(() => parseCompletionRequest({ messages: [{ role: 'user', content: 'hi' }], stream: [quotes] }, 'm'), (e: Error) => {
+    assert.match(e.message, /^stream: must be a boolean, got an array of 1 elements$/);
+    return true;
+  });
+});
