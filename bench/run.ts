@@ -69,7 +69,9 @@ interface Options {
   rolloutRounds: number;
 }
 
-const KNOWN_SHAPES = ['llama-ref', 'default'];
+const KNOWN_SHAPES = ['llama-ref', 'default', 'real'];
+/** The train section's shapes by default (`real` runs in the real section; `--shapes real` runs its train step alone). */
+const DEFAULT_SHAPES = ['llama-ref', 'default'];
 const SECTIONS = ['train', 'rollout', 'lsp', 'real'];
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--sections ${SECTIONS.join(',')}] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}] [--rollout-rounds R]`;
 
@@ -109,7 +111,7 @@ function parseOptions(): Options {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const shapes = (values.shapes ?? KNOWN_SHAPES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const shapes = (values.shapes ?? DEFAULT_SHAPES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   if (shapes.length === 0) usage('--shapes is empty');
   for (const s of shapes) if (!KNOWN_SHAPES.includes(s)) usage(`unknown shape ${JSON.stringify(s)}; known: ${KNOWN_SHAPES.join(', ')}`);
   const sections = (values.sections ?? SECTIONS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
