@@ -34,6 +34,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LlamaConfig } from '../src/model/config.ts';
 import { writeGguf } from '../src/model/gguf.ts';
+import { byteLevelChar } from '../src/model/gguf-tokenizer.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const PEER_ENV = 'SELFPLAY_BENCH_NODE_LLAMA_CPP';
@@ -95,22 +96,11 @@ function locate(): { dir: string } | { missing: string } {
   return { missing: `node-llama-cpp not found in ${where}/node_modules; ${hint}` };
 }
 
-/** GPT-2's byte -> printable character map, the alphabet of byte-level BPE vocabularies. */
-function byteLevelAlphabet(): string[] {
-  const out: string[] = [];
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-    out.push(String.fromCodePoint(printable ? b : 256 + extra++));
-  }
-  return out;
-}
-
 /** A stand-in tokenizer folder: 3 special tokens and the byte-level alphabet, cut to the model's vocabulary. */
 function writeStandInTokenizer(dir: string, vocabSize: number): void {
   const specials = ['<unk>', '<s>', '</s>'];
   const vocab: Record<string, number> = {};
-  for (const t of [...specials, ...byteLevelAlphabet()].slice(0, vocabSize)) vocab[t] = Object.keys(vocab).length;
+  for (const t of [...specials, ...Array.from({ length: 256 }, (_, b) => byteLevelChar(b))].slice(0, vocabSize)) vocab[t] = Object.keys(vocab).length;
   const added = specials
     .filter((t) => t in vocab)
     .map((content) => ({ id: vocab[content], content, special: true, single_word: false, lstrip: false, rstrip: false, normalized: false }));

@@ -6,6 +6,7 @@
  */
 import { InputError } from '../errors.ts';
 import type { ChatModel } from '../generate/chat.ts';
+import { mean } from '../util/math.ts';
 import { Progress } from '../util/progress.ts';
 import { scoreAnswer } from '../world/world.ts';
 import { majorityAnswer, pairedBinary, pairedRates, type PairedBinary, type PairedRates } from './paired.ts';
@@ -92,8 +93,6 @@ export interface AccuracyRow {
   meanK: number;
   majK: number;
 }
-
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Accuracy per group. */
 export function accuracyRows(items: readonly ItemOutcome[]): AccuracyRow[] {

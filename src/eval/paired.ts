@@ -10,9 +10,9 @@
  * Also maj@k's vote: the most frequent answer among k samples (ties: the one sampled first).
  */
 import { InputError } from '../errors.ts';
+import { mean } from '../util/math.ts';
 import { bootstrapInterval, type BootstrapOptions, type Interval } from './stats.ts';
 
-const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 /**
  * Two-sided exact binomial test at p = 1/2: P(X <= min(a, b)) + P(X >= max(a, b)), X ~ Bin(a + b, 1/2), capped at 1;
