@@ -43,8 +43,8 @@ test('config: a YAML file of 20,000 nested brackets is refused before the yaml p
   fs.writeFileSync(file, `sampling: ${'['.repeat(20_000)}${']'.repeat(20_000)}`);
   refuses(() => loadConfigFile(file), InputError, /deep\.yaml: brackets nested 20000 deep; no setting nests deeper than 8$/);
   const ok = path.join(tmp, 'ok.yaml');
-  fs.writeFileSync(ok, 'tasks: [reverse, count]\nsampling: {solver: {topP: 0.9}}\njudgePrompt: "{instruction} [{response}]"\n');
-  assert.deepEqual(resolveConfig(loadConfigFile(ok), {}).tasks, ['reverse', 'count']);
+  fs.writeFileSync(ok, 'tasks: [reverse, largest]\nsampling: {solver: {topP: 0.9}}\njudgePrompt: "{instruction} [{response}]"\n');
+  assert.deepEqual(resolveConfig(loadConfigFile(ok), {}).tasks, ['reverse', 'largest']);
 });
 
 test('flags: a number flag given a newline is quoted on one line', () => {

@@ -41,7 +41,8 @@ test('rubric: valid instruction with the exact answer totals 7; wrong answers la
     ['What is 84 plus 58?', '142.', [1, 1, 1, 0, 0, 0, 0]],
     ['Sort in ascending order: 12, 7, 40', '7 40 12', [1, 1, 1, 0, 0, 1, 0]],
     ['Sort in ascending order: 12, 7, 40', '7, 12, 40', [1, 1, 1, 0, 0, 0, 0]],
-    ['Count the letter a in bababa.', '2', [1, 1, 1, 1, 0, 1, 0]],
+    ['What is the largest of 12, 7, 40?', '42', [1, 1, 1, 1, 0, 1, 0]], // units digit wrong: 1/2
+    ['What is the largest of 12, 7, 40?', '12', [1, 1, 1, 0, 0, 1, 0]], // a smaller number of the list: 0
     ['Repeat the word lo 3 times.', 'lo lo', [1, 1, 1, 1, 0, 1, 0]],
     ['Write in capital letters: lokem', 'lokem', [1, 1, 1, 0, 0, 0, 0]],
     ['Write in capital letters: lokem', 'LOKEM LOKEM LOKEM', [1, 1, 1, 0, 0, 0, 0]], // format right, too long

@@ -15,6 +15,8 @@ export interface WorldQualityFlags {
   quiet?: boolean;
   challengerSamples?: number;
   judgeSamples?: number;
+  /** Frontier dev items per family and level (default 24). */
+  frontierItems?: number;
 }
 
 export async function worldQualityCommand(flags: WorldQualityFlags): Promise<void> {
@@ -32,6 +34,7 @@ export async function worldQualityCommand(flags: WorldQualityFlags): Promise<voi
     challengerPerFamily: flags.challengerSamples ?? 120,
     judgeSamples: flags.judgeSamples ?? 400,
     seed: flags.seed ?? 1,
+    frontier: { perLevel: flags.frontierItems ?? 24, k: 8, seed: flags.seed ?? 1 },
     quiet: flags.quiet,
   });
   await runtime.release();

@@ -4,8 +4,10 @@
  *
  * - Challenger: samples at temperature 1.0 from the Box 1 prompt, per family (templates alternate); share that
  *   parse as a valid instance of the requested family, and the histogram of their difficulty levels.
- * - Solver: the held-out evaluation set (data/world-eval-v3.jsonl) at temperature 0.01; exact accuracy per family
+ * - Solver: the held-out evaluation set (data/world-eval-v4.jsonl) at temperature 0.01; exact accuracy per family
  *   on the easy (levels 1-3) and hard (4-6) halves.
+ * - Frontier: on a dev draw, greedy accuracy, mean@k and pass@k per family and level, and whether each family has a
+ *   level where RL has something to sharpen (src/eval/world-frontier.ts).
  * - Judge: Box 3 prompts on a balanced set of valid and invalid/noisy instructions with mixed responses (a fresh
  *   seed of the pretraining distribution), at temperature 0.01: `<Score>` parse rate, Spearman rho against the
  *   rubric rules' score, and the AUC with which the score separates valid from invalid instructions.
@@ -19,6 +21,7 @@ import { corpusStream, type TrainingExample } from '../world/corpus.ts';
 import { loadEvalSet } from '../world/evalset.ts';
 import { FAMILY_NAMES, MAX_DIFFICULTY, type FamilyName } from '../world/types.ts';
 import { getFamily, parseInstruction, reward } from '../world/world.ts';
+import { frontierCheck, frontierQuality, frontierTable, type FrontierLevel } from './world-frontier.ts';
 
 /** Ranks 1..n, ties get their average rank. */
 function ranks(x: readonly number[]): number[] {
@@ -87,6 +90,8 @@ export interface WorldQuality {
   challenger: ChallengerQuality[];
   solver: SolverQuality[];
   judge: JudgeQuality;
+  /** Per (family, level) on the frontier dev draw, with the k of mean@k and pass@k. */
+  frontier: { k: number; levels: FrontierLevel[] };
 }
 
 const GREEDY: Omit<Sampling, 'maxTokens'> = { temperature: 0.01, topP: 1, topK: 0 };
@@ -185,6 +190,8 @@ export interface WorldQualityOptions {
   challengerPerFamily: number;
   judgeSamples: number;
   seed: number;
+  /** Frontier dev items per family and level, samples per item, and the dev draw's seed. */
+  frontier: { perLevel: number; k: number; seed: number };
   quiet?: boolean;
 }
 
@@ -196,12 +203,14 @@ export async function worldQuality(model: ChatModel, o: WorldQualityOptions): Pr
   const solver = await solverQuality(model, o.seed, new Progress({ total: loadEvalSet().length, label: 'solver', quiet: o.quiet }));
   log(`judge: ${o.judgeSamples} Box 3 prompts at temperature 0.01`);
   const judge = await judgeQuality(model, o.judgeSamples, o.seed + 7);
-  return { challenger, solver, judge };
+  log(`frontier: ${o.frontier.perLevel} dev items per family and level, greedy and ${o.frontier.k} samples at temperature 1`);
+  const frontier = { k: o.frontier.k, levels: await frontierQuality(model, o.frontier, o.quiet) };
+  return { challenger, solver, judge, frontier };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-/** The default model's quality bar, checked: eight pass/fail lines (the names say each threshold). */
+/** The default model's quality bar, checked: nine pass/fail lines (the names say each threshold). */
 export function qualityChecks(q: WorldQuality): { name: string; pass: boolean; value: string }[] {
   const validAll = q.challenger.reduce((a, c) => a + c.validShare * c.samples, 0) / q.challenger.reduce((a, c) => a + c.samples, 0);
   const spread = q.challenger.every((c) => Math.max(...c.levels) <= 0.8 * c.levels.reduce((a, b) => a + b, 0));
@@ -217,6 +226,7 @@ export function qualityChecks(q: WorldQuality): { name: string; pass: boolean; v
     { name: 'judge <Score> parses >= 95%', pass: q.judge.parseRate >= 0.95, value: pct(q.judge.parseRate) },
     { name: 'judge Spearman rho vs rubric >= 0.4', pass: q.judge.spearman >= 0.4, value: q.judge.spearman.toFixed(3) },
     { name: 'judge AUC valid vs invalid >= 0.9', pass: q.judge.auc >= 0.9, value: q.judge.auc.toFixed(3) },
+    frontierCheck(q.frontier.levels),
   ];
 }
 
@@ -232,6 +242,7 @@ export function qualityTable(q: WorldQuality): string {
   lines.push('', '| judge | value |', '|---|---|');
   lines.push(`| samples | ${j.samples} |`, `| <Score> parse rate | ${pct(j.parseRate)} |`, `| Spearman rho vs rubric | ${j.spearman.toFixed(3)} |`);
   lines.push(`| AUC valid vs invalid | ${j.auc.toFixed(3)} |`, `| mean score valid / invalid | ${j.meanScoreValid.toFixed(2)} / ${j.meanScoreInvalid.toFixed(2)} |`);
+  lines.push('', frontierTable(q.frontier.levels, q.frontier.k));
   lines.push('', '| check | result | value |', '|---|---|---|');
   for (const c of qualityChecks(q)) lines.push(`| ${c.name} | ${c.pass ? 'pass' : 'FAIL'} | ${c.value} |`);
   return lines.join('\n');

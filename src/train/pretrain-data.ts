@@ -11,7 +11,7 @@
  */
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { Rng, stepSeed } from '../util/rng.ts';
-import { corpusStream, type Role, type TrainingExample } from '../world/corpus.ts';
+import { corpusStream, pickFamily, type Role, type TrainingExample } from '../world/corpus.ts';
 import type { NoiseKindWeights } from '../world/noise.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
 import { classify, instanceKey } from '../world/world.ts';
@@ -124,7 +124,7 @@ export function verdictTokenIndex(tok: Tokenizer, completion: string): number {
 export function batchExamples(plan: BatchPlan, step: number): TrainingExample[] {
   const role = roleAt(plan, step);
   const B = phaseAt(plan, step).batchSize[role];
-  const family = role === 'challenger' ? FAMILY_NAMES[new Rng(stepSeed(plan.seed, step, 3)).int(0, FAMILY_NAMES.length - 1)] : undefined;
+  const family = role === 'challenger' ? pickFamily(new Rng(stepSeed(plan.seed, step, 3)), FAMILY_NAMES) : undefined;
   return examples(plan, step, role, B, family);
 }
 

@@ -8,8 +8,9 @@
  *   Instructions are invalid/noisy `judgeInvalidFraction` of the time (default 0.5, at least 0.4 is enforced);
  *   responses are correct, partly right, wrong, off-format, empty or echoes.
  *
- * No example contains an instance of the held-out evaluation set (`exclude`, by default the keys of
- * data/world-eval-v3.jsonl).
+ * Families are drawn by their pretraining weight (FamilySpec.pretrainWeight). No example contains an instance of
+ * the held-out evaluation sets (`exclude`, by default the keys of data/world-eval-v4.jsonl and
+ * data/world-eval-large-v4.jsonl).
  */
 import { InputError } from '../errors.ts';
 import { fillChallengerPrompt, fillJudgePrompt } from '../prompts/paper.ts';
@@ -96,8 +97,13 @@ function resolve(opts: CorpusOptions): Resolved {
   };
 }
 
+/** A family drawn with probability proportional to its pretraining weight (FamilySpec.pretrainWeight, default 1). */
+export function pickFamily(rng: Rng, families: readonly FamilyName[]): FamilyName {
+  return pickWeighted(rng, Object.fromEntries(families.map((f) => [f, getFamily(f).pretrainWeight ?? 1])) as Partial<Record<FamilyName, number>>);
+}
+
 function drawInstance(rng: Rng, o: Resolved, family?: FamilyName): Instance {
-  const f = family ?? pick(rng, o.families);
+  const f = family ?? pickFamily(rng, o.families);
   const [lo, hi] = o.difficulty ?? pretrainRange(f);
   return generateInstance(rng, f, rng.int(lo, hi), { exclude: o.exclude });
 }

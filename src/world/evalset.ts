@@ -14,13 +14,21 @@ import { classify, generateInstance, instanceKey, phrase, referenceAnswer } from
 export const EVAL_SEED = 0x7e57_e7a1;
 /** Instances per family and difficulty level (6 levels -> 120 per family). */
 export const EVAL_PER_LEVEL = 20;
-/** The versioned evaluation file in the repository. */
-export const EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-v3.jsonl', import.meta.url));
+/** The versioned evaluation file in the repository (world v4). */
+export const EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-v4.jsonl', import.meta.url));
 
 /** The larger held-out set's seed, file and size: >= 400 items per family, for accuracy at temperature 1 and maj@k. */
 export const LARGE_EVAL_SEED = 0x1a_49e5_e7;
 export const LARGE_EVAL_PER_FAMILY = 420;
-export const LARGE_EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-large-v3.jsonl', import.meta.url));
+export const LARGE_EVAL_SET_PATH = fileURLToPath(new URL('../../data/world-eval-large-v4.jsonl', import.meta.url));
+/**
+ * World v3's large set, kept as the source of v4's: its items of the families v4 kept unchanged (reverse, uppercase,
+ * repeat, sort, add) were drawn disjoint from the shipped model's replayed stage-2 pretraining, which only v3's code
+ * could replay; v4 copies them verbatim (scripts/make-evalset.ts) and draws only its new family.
+ */
+export const LARGE_EVAL_SET_V3_PATH = fileURLToPath(new URL('../../data/world-eval-large-v3.jsonl', import.meta.url));
+/** Families world v4 added (their held-out items are drawn fresh; the others' are v3's). */
+export const NEW_IN_V4: readonly FamilyName[] = ['largest'];
 /**
  * The largest share of one (family, level)'s instances the large set takes, so training keeps at least 95% of every
  * level; a level whose instances pretraining has all drawn already (one-digit sums: 100) gives none.
@@ -105,11 +113,11 @@ export function levelQuotas(total: number, caps: readonly number[]): number[] {
  * LARGE_EVAL_MAX_SHARE of each level's estimated size), disjoint from the first evaluation file's instances and
  * from `exclude` (scripts/make-evalset.ts passes the shipped model's replayable pretraining draws).
  */
-export function makeLargeEvalSet(exclude: ReadonlySet<string> = new Set(), perFamily: number = LARGE_EVAL_PER_FAMILY, seed: number = LARGE_EVAL_SEED): EvalItem[] {
+export function makeLargeEvalSet(exclude: ReadonlySet<string> = new Set(), perFamily: number = LARGE_EVAL_PER_FAMILY, seed: number = LARGE_EVAL_SEED, families: readonly FamilyName[] = FAMILY_NAMES): EvalItem[] {
   const rng = new Rng(seed);
   const first = new Set([...evalInstanceKeys([EVAL_SET_PATH]), ...exclude]);
   const items: EvalItem[] = [];
-  for (const family of FAMILY_NAMES) {
+  for (const family of families) {
     const caps = Array.from({ length: MAX_DIFFICULTY }, (_, i) => levelCap(estimateLevelSize(rng, family, i + 1, first), perFamily));
     const quotas = levelQuotas(perFamily, caps);
     for (let d = 1; d <= MAX_DIFFICULTY; d++) {
@@ -123,6 +131,15 @@ export function makeLargeEvalSet(exclude: ReadonlySet<string> = new Set(), perFa
     }
   }
   return items;
+}
+
+/**
+ * World v4's large held-out set, in family order: v3's items of every family v4 kept (`v3Items`, verbatim) and, for
+ * the families new in v4, makeLargeEvalSet's draw (disjoint from the first file; no earlier run drew them).
+ */
+export function makeLargeEvalSetV4(v3Items: readonly EvalItem[]): EvalItem[] {
+  const fresh = makeLargeEvalSet(new Set(), LARGE_EVAL_PER_FAMILY, LARGE_EVAL_SEED, NEW_IN_V4);
+  return FAMILY_NAMES.flatMap((family) => (NEW_IN_V4.includes(family) ? fresh : v3Items).filter((it) => it.family === family));
 }
 
 /** The evaluation set as JSON Lines text. */

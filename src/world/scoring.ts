@@ -42,12 +42,6 @@ export function digitScore(reference: string, answer: string): number {
 /** A canonical non-negative integer: digits without leading zeros. */
 export const NATURAL_RE = /^(0|[1-9]\d*)$/;
 
-/** Numeric closeness for small counts (count): 1, 2/3, 1/3, then 0 from 3 away; 0 when not a plain integer. */
-export function countScore(reference: string, answer: string): number {
-  if (!NATURAL_RE.test(answer)) return 0;
-  return Math.max(0, 1 - Math.abs(Number(answer) - Number(reference)) / 3);
-}
-
 /** A unit different from `avoid`, from `alphabet` (single characters). */
 function otherChar(rng: Rng, alphabet: string, avoid: string | undefined): string {
   const choices = alphabet.split('').filter((c) => c !== avoid);
@@ -121,14 +115,4 @@ export function corruptTokens(reference: string, answer: string, rng: Rng): stri
   const ref = tokens(reference);
   const fresh = (avoid?: string) => (avoid === undefined ? mutateToken(rng, pick(rng, ref)) : mutateToken(rng, avoid));
   return corruptUnits(ref, tokens(answer), rng, (u) => mutateToken(rng, u), fresh).join(' ');
-}
-
-/** One step further from `reference` for a count: the integer moves one further away (or off by one if exact). */
-// rng is used only to pick the side of an exact answer; a non-number stays a non-number.
-export function corruptCount(reference: string, answer: string, rng: Rng): string {
-  const ref = Number(reference);
-  if (!NATURAL_RE.test(answer)) return answer + 'x';
-  const a = Number(answer);
-  if (a === ref) return String(ref === 0 || rng.next() < 0.5 ? ref + 1 : ref - 1);
-  return String(a > ref ? a + 1 : Math.max(0, a - 1));
 }

@@ -8,7 +8,7 @@
 import type { Rng } from '../util/rng.ts';
 
 /** The six task families, in registry order. */
-export const FAMILY_NAMES = ['reverse', 'uppercase', 'repeat', 'sort', 'add', 'count'] as const;
+export const FAMILY_NAMES = ['reverse', 'uppercase', 'repeat', 'sort', 'add', 'largest'] as const;
 /** One of {@link FAMILY_NAMES}. */
 export type FamilyName = (typeof FAMILY_NAMES)[number];
 
@@ -55,6 +55,11 @@ export interface FamilySpec {
    * (levels 1..EASY_MAX) reaches one level past training, where self-play has somewhere to go.
    */
   readonly pretrainMaxLevel?: number;
+  /**
+   * Relative weight of the family in the pretraining corpus's draws (default 1): families a model is still learning
+   * (largest, new in world v4; add, whose units digit the v3 model guessed) are drawn more often.
+   */
+  readonly pretrainWeight?: number;
   /** Difficulty of slot contents, or the reason they are out of range (values beyond level MAX_DIFFICULTY). */
   level(slots: Slots): LevelCheck;
   /** Slot contents at one difficulty level (may be rejected and redrawn when `level` disagrees). */

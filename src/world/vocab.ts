@@ -1,6 +1,6 @@
 /** Every fixed text the world's prompts and targets can contain, and the content words that must avoid them. */
 import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../prompts/paper.ts';
-import { addFamily, countFamily, sortFamily } from './families/numbers.ts';
+import { addFamily, largestFamily, sortFamily } from './families/numbers.ts';
 import { repeatFamily, reverseFamily, uppercaseFamily } from './families/strings.ts';
 import { CRITERION_PHRASES, EMPTY_RESPONSE_PHRASE, EXPECTED_PHRASE, LEAK_WRAPPERS, RESPONSE_WRAPPERS } from './phrases.ts';
 import { FAMILY_NAMES, type FamilyName, type FamilySpec } from './types.ts';
@@ -13,7 +13,7 @@ export const FAMILIES: Readonly<Record<FamilyName, FamilySpec>> = {
   repeat: repeatFamily,
   sort: sortFamily,
   add: addFamily,
-  count: countFamily,
+  largest: largestFamily,
 };
 
 /** The families as a list, in registry order. */

@@ -8,7 +8,7 @@ import { html } from 'htm/preact';
 import type { FeedFilter, FeedItem, FeedPage } from '../view-data.ts';
 
 const PAGE = 10;
-const FAMILIES = ['reverse', 'uppercase', 'repeat', 'sort', 'add', 'count'];
+const FAMILIES = ['reverse', 'uppercase', 'repeat', 'sort', 'add', 'largest'];
 
 export type FeedSource = (run: string, filter: FeedFilter, offset: number, limit: number) => Promise<FeedPage>;
 

@@ -1,9 +1,8 @@
-/** Number families: sort, add, count. Numbers are written as plain canonical digits (no leading zeros). */
+/** Number families: sort, add, largest. Numbers are written as plain canonical digits (no leading zeros). */
 import { pick } from '../random.ts';
-import { corruptCount, corruptDigits, corruptTokens, countScore, digitScore, NATURAL_RE, tokenScore } from '../scoring.ts';
+import { corruptDigits, corruptTokens, digitScore, NATURAL_RE, tokenScore } from '../scoring.ts';
 import type { FamilySpec, LevelCheck } from '../types.ts';
-import { CONSONANTS, VOWELS } from '../words.ts';
-import { digitCount, levelOfRange, parseNaturals, sampleLevelRange, withDigits } from './levels.ts';
+import { digitCount, parseNaturals, withDigits } from './levels.ts';
 
 /** Sort: how many numbers each level lists and the largest value it allows (a list takes the first level that fits). */
 const SORT_LEVELS = [
@@ -90,6 +89,7 @@ export const addFamily: FamilySpec = {
   templates: ['What is {a} plus {b}?', 'Add {a} and {b}.'],
   slotPatterns: { a: '[0-9]+', b: '[0-9]+' },
   answerPattern: NATURAL_RE,
+  pretrainWeight: 2,
   level: (s) => addLevel(s.a, s.b),
   sample: (rng, d) => {
     const [hi, lo] = ADD_LEVELS[d - 1];
@@ -108,30 +108,58 @@ export const addFamily: FamilySpec = {
   corrupt: corruptDigits,
 };
 
-/** Count: word length range per level (3-4 letters at level 1 up to 13-14 at level 6). */
-const COUNT_LENGTHS = [[3, 4], [5, 6], [7, 8], [9, 10], [11, 12], [13, 14]] as const;
-const LETTERS = (CONSONANTS + VOWELS).split('');
+/**
+ * Largest: how many numbers each level lists and the largest value it allows (a list takes the first level that
+ * fits). Levels 1-4 are pretrained; 5-6 are longer lists of three-digit numbers.
+ */
+const LARGEST_LEVELS = [
+  { count: 3, max: 99 },
+  { count: 4, max: 99 },
+  { count: 5, max: 99 },
+  { count: 6, max: 999 },
+  { count: 8, max: 999 },
+  { count: 10, max: 999 },
+] as const;
+
+function largestLevel(text: string): LevelCheck {
+  const values = parseNaturals(text, ', ');
+  if (!values) return { reason: 'a number has a leading zero' };
+  if (values.length < 3) return { reason: `${values.length} numbers; at least 3` };
+  const max = Math.max(...values);
+  const i = LARGEST_LEVELS.findIndex((l) => values.length <= l.count && max <= l.max);
+  if (i < 0) return { reason: `${values.length} numbers up to ${max}; at most 10 numbers up to 999` };
+  return { difficulty: i + 1 };
+}
 
 /**
- * Count how many times a letter appears in a word; answer "2". The letter is taken from the word 70% of the time
- * (so vowels often count 2-3), otherwise a letter the word lacks (answer 0). Learnable by attention, but a small
- * model's counting blurs with length. Expected: short words 40-80% exact, 11-14 letters clearly lower (off by one).
+ * The largest of a list of numbers; input "12, 7, 40", answer "40". Replaces world v3's count family, whose answers
+ * (mostly 1) a model could guess. The procedure is the comparison sort already needs (sort's last number), and the
+ * answer is one of 3-10 numbers of up to three digits, so a wrong comparison shows as a near miss, not a guess.
+ * Expected: short lists mostly right, 6+ numbers with three digits partly right (the frontier).
  */
-export const countFamily: FamilySpec = {
-  name: 'count',
-  task: 'count how many times a letter appears in a word',
-  templates: ['How many times does the letter {letter} appear in {word}?', 'Count the letter {letter} in {word}.'],
-  slotPatterns: { letter: '[a-z]', word: '[a-z]+' },
+export const largestFamily: FamilySpec = {
+  name: 'largest',
+  task: 'find the largest of these numbers',
+  templates: ['What is the largest of {numbers}?', 'Write the largest of these numbers: {numbers}'],
+  slotPatterns: { numbers: '[0-9]+(?:, [0-9]+)*' },
   answerPattern: NATURAL_RE,
-  level: (s) => levelOfRange(s.word.length, COUNT_LENGTHS, 'word length'),
-  sample: (rng, d, word) => {
-    const w = word(sampleLevelRange(rng, COUNT_LENGTHS, d));
-    const absent = LETTERS.filter((c) => !w.includes(c));
-    const letter = rng.next() < 0.7 || absent.length === 0 ? w[rng.int(0, w.length - 1)] : pick(rng, absent);
-    return { letter, word: w };
+  pretrainWeight: 3,
+  level: (s) => largestLevel(s.numbers),
+  sample: (rng, d) => {
+    const { count, max } = LARGEST_LEVELS[d - 1];
+    return { numbers: Array.from({ length: count }, () => rng.int(0, max)).join(', ') };
   },
-  sampleOutOfRange: (rng, word) => ({ letter: pick(rng, LETTERS), word: word(pick(rng, [rng.int(15, 25), 2, 1])) }),
-  solve: (s) => String([...s.word].filter((c) => c === s.letter).length),
-  score: countScore,
-  corrupt: corruptCount,
+  sampleOutOfRange: (rng) => {
+    const list = (n: number, max: number) => Array.from({ length: n }, () => String(rng.int(0, max)));
+    const choices = [
+      list(rng.int(1, 2), 99), // too few
+      list(rng.int(11, 14), 99), // too many
+      [...list(3, 99), String(rng.int(1000, 99999))], // too large
+      [...list(3, 99), `0${rng.int(0, 9)}`], // leading zero
+    ];
+    return { numbers: pick(rng, choices).join(', ') };
+  },
+  solve: (s) => String(Math.max(...(parseNaturals(s.numbers, ', ') ?? [0]))),
+  score: digitScore,
+  corrupt: corruptDigits,
 };

@@ -9,8 +9,8 @@ import type { FamilySpec, Slots, WordSource } from '../types.ts';
 import { levelOfRange, sampleLevelRange } from './levels.ts';
 
 /**
- * Reverse: word length per level (world v3). Pretraining uses levels 1-2 (3..6 letters); level 3 (7 letters) is the
- * first length past training and still in the easy half.
+ * Reverse: word length per level (world v3, unchanged in v4). Pretraining uses levels 1-3 since world v4 (3..7 letters;
+ * v3 stopped at 2 and the model was 0% on 7 letters): level 3 is the lightly trained frontier, 4 the first length past it.
  */
 const REVERSE_LENGTHS = [[3, 4], [5, 6], [7, 7], [8, 8], [9, 9], [10, 10]] as const;
 
@@ -24,7 +24,7 @@ export const reverseFamily: FamilySpec = {
   templates: ['Reverse the word: {word}', 'Write the letters of {word} in reverse order.'],
   slotPatterns: { word: '[a-z]+' },
   answerPattern: /^[a-z]+$/,
-  pretrainMaxLevel: 2,
+  pretrainMaxLevel: 3,
   level: (s) => levelOfRange(s.word.length, REVERSE_LENGTHS, 'word length'),
   sample: (rng, d, word) => ({ word: word(sampleLevelRange(rng, REVERSE_LENGTHS, d)) }),
   sampleOutOfRange: (rng, word) => ({ word: pick(rng, [word(rng.int(11, 20)), word(rng.int(1, 2))]) }),
@@ -35,7 +35,8 @@ export const reverseFamily: FamilySpec = {
 
 /**
  * Uppercase: total phrase length (letters and spaces) per level, and the number of words each level uses (world v3).
- * Pretraining uses levels 1-2 (one word of 4-8 letters, two words of 9-14 characters); level 3 is three words.
+ * Pretraining uses levels 1-3 since world v4 (one word of 4-8 letters, two words of 9-14 characters, three words of
+ * 15-18); levels 4-6 are longer three-word phrases.
  */
 const UPPERCASE_LENGTHS = [[4, 8], [9, 14], [15, 18], [19, 22], [23, 26], [27, 30]] as const;
 const UPPERCASE_WORDS = [1, 2, 3, 3, 3, 3] as const;
@@ -56,7 +57,7 @@ function samplePhrase(rng: Rng, word: WordSource, length: number, words: number)
 
 /**
  * Write a phrase in capital letters. The quick family: a per-position letter map with no reordering. The default
- * model writes every trained shape exactly; three-word phrases (level 3 up) are past training.
+ * model writes every trained shape exactly; three-word phrases past 18 characters (level 4 up) are past training.
  */
 export const uppercaseFamily: FamilySpec = {
   name: 'uppercase',
@@ -64,7 +65,7 @@ export const uppercaseFamily: FamilySpec = {
   templates: ['Write in capital letters: {phrase}', 'Uppercase this phrase: {phrase}'],
   slotPatterns: { phrase: '[a-z]+(?: [a-z]+)*' },
   answerPattern: /^[A-Z]+(?: [A-Z]+)*$/,
-  pretrainMaxLevel: 2,
+  pretrainMaxLevel: 3,
   level: (s: Slots) => {
     const words = s.phrase.split(' ');
     if (words.length > 3) return { reason: `${words.length} words; at most 3` };
@@ -86,7 +87,7 @@ export const uppercaseFamily: FamilySpec = {
 
 /**
  * Repeat: copies per level (world v3) of a 2..4-letter word (2..3 letters from 6 copies: answers <= 35 characters).
- * Pretraining uses levels 1-2 (2..5 copies); level 3 (6 copies) is the first count past training.
+ * Pretraining uses levels 1-3 since world v4 (2..6 copies); level 4 (7 copies) is the first count past training.
  */
 const REPEAT_COUNTS = [[2, 3], [4, 5], [6, 6], [7, 7], [8, 8], [9, 9]] as const;
 const repeatMaxWordLength = (n: number) => (n >= 6 ? 3 : 4);
@@ -101,7 +102,7 @@ export const repeatFamily: FamilySpec = {
   templates: ['Repeat the word {word} {n} times.', 'Write {word} {n} times.'],
   slotPatterns: { word: '[a-z]+', n: '[0-9]+' },
   answerPattern: /^[a-z]+(?: [a-z]+)*$/,
-  pretrainMaxLevel: 2,
+  pretrainMaxLevel: 3,
   level: (s) => {
     if (!NATURAL_RE.test(s.n)) return { reason: `count "${s.n}" has a leading zero` };
     const max = repeatMaxWordLength(Number(s.n));

@@ -24,7 +24,7 @@ const settingValue = fc.oneof(
   fc.constantFrom('lsp', 'lsp-zero', 'grpo', 'all', 'none', 'verifier', 'reward-model:x', 'models/default', '{instruction} {response}', 'skip', 'stop', 'reverse', ''),
   fc.constantFrom(0, 1, 2, 8, 0.05, 1e-4, -1, 1.5),
   fc.boolean(),
-  fc.array(fc.oneof(fc.constantFrom('reverse', 'count', 'sort'), fc.record({ task: awkwardString, template: awkwardString })), { maxLength: 3 }),
+  fc.array(fc.oneof(fc.constantFrom('reverse', 'largest', 'sort'), fc.record({ task: awkwardString, template: awkwardString })), { maxLength: 3 }),
   awkwardNumber,
   awkwardJson,
 );
