@@ -9,6 +9,9 @@ import { judgeCompletion } from '../src/world/judge.ts';
 import { EASY_MAX, FAMILY_NAMES, MAX_DIFFICULTY, PRETRAIN_DIFFICULTY } from '../src/world/types.ts';
 import { FAMILY_LIST } from '../src/world/vocab.ts';
 import { classify, getFamily, instanceKey, pretrainRange, referenceAnswer } from '../src/world/world.ts';
+import { loadTokenizer } from '../src/model/tokenizer.ts';
+import { Rng } from '../src/util/rng.ts';
+import { pickFamily } from '../src/world/corpus.ts';
 
 /** The instruction a training example contains (challenger target, solver prompt, judged instruction). */
 function instructionOf(ex: TrainingExample): string {
@@ -59,7 +62,7 @@ test('challenger and solver examples are valid, on-family, and spread over the d
   assert.ok(empty.every((e) => e.prompt === fillChallengerPrompt('', '') && classify(e.completion).valid));
 });
 
-test('each family is pretrained on its own levels; the copy-like families stop at 2, one level short of the easy half', () => {
+test('each family is pretrained on its own levels; the copy-like families stop at 3 (the easy half), the others at 4', () => {
   const examples = makeCorpus(4000, { seed: 21, roles: { challenger: 1, solver: 1, judge: 1 } });
   const seen = new Map<string, Set<number>>();
   for (const ex of examples) {
@@ -199,4 +202,30 @@ test('a 20k-example corpus never contains an instance of either evaluation file'
   // The exclusion is what keeps them apart: without it, small easy levels (one-digit sums...) do collide.
   const unguarded = makeCorpus(20000, { seed: 20250907, exclude: new Set() }).filter((ex) => evalInstructions.has(instructionOf(ex)));
   assert.ok(unguarded.length > 0);
+});
+
+test('families are drawn by their pretraining weight (largest 3, add 2, the rest 1)', () => {
+  const weights = Object.fromEntries(FAMILY_NAMES.map((f) => [f, getFamily(f).pretrainWeight ?? 1]));
+  assert.deepEqual(weights, { reverse: 1, uppercase: 1, repeat: 1, sort: 1, add: 2, largest: 3 });
+  const rng = new Rng(8);
+  const n = 18000;
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const f = pickFamily(rng, FAMILY_NAMES);
+    counts.set(f, (counts.get(f) ?? 0) + 1);
+  }
+  for (const f of FAMILY_NAMES) {
+    const expected: number = (n * weights[f]) / 9;
+    assert.ok(Math.abs(counts.get(f)! - expected) < 4 * Math.sqrt(expected), `${f}: ${counts.get(f)} draws, expected ~${expected}`);
+  }
+  const solver = makeCorpus(3000, { seed: 5, roles: { solver: 1 } });
+  const share = (f: string) => solver.filter((e) => e.family === f).length / solver.length;
+  assert.ok(share('largest') > 2 * share('sort') && share('add') > 1.4 * share('reverse'), `largest ${share('largest')}, add ${share('add')}`);
+});
+
+test("the shipped tokenizer (models/default) has every word of world v4's prompt texts as one token", () => {
+  const tok = loadTokenizer(new URL('../models/default', import.meta.url).pathname);
+  const words = new Set(allPromptTexts().join(' ').match(/[A-Za-z]+/g));
+  const split = [...words].filter((w) => tok.encode(w, { addSpecialTokens: false }).length !== 1);
+  assert.deepEqual(split, [], `words spelled in pieces: ${split.join(', ')}`);
 });
