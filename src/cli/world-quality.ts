@@ -1,6 +1,7 @@
 /** `selfplay eval --world-quality`: the default model's three roles measured against its quality bar. */
 import path from 'node:path';
 import { InputError } from '../errors.ts';
+import { FRONTIER_K, FRONTIER_PER_LEVEL } from '../eval/world-frontier.ts';
 import { qualityTable, worldQuality } from '../eval/world-quality.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { Runtime } from '../runtime/runtime.ts';
@@ -15,8 +16,6 @@ export interface WorldQualityFlags {
   quiet?: boolean;
   challengerSamples?: number;
   judgeSamples?: number;
-  /** Frontier dev items per family and level (default 24). */
-  frontierItems?: number;
 }
 
 export async function worldQualityCommand(flags: WorldQualityFlags): Promise<void> {
@@ -34,7 +33,7 @@ export async function worldQualityCommand(flags: WorldQualityFlags): Promise<voi
     challengerPerFamily: flags.challengerSamples ?? 120,
     judgeSamples: flags.judgeSamples ?? 400,
     seed: flags.seed ?? 1,
-    frontier: { perLevel: flags.frontierItems ?? 24, k: 8, seed: flags.seed ?? 1 },
+    frontier: { perLevel: FRONTIER_PER_LEVEL, k: FRONTIER_K, seed: flags.seed ?? 1 },
     quiet: flags.quiet,
   });
   await runtime.release();

@@ -18,6 +18,9 @@ import type { EvalPrompt } from './sets.ts';
 export const FRONTIER_DEV_SEED = 0xde_f207;
 /** Greedy accuracy a frontier level must have: imperfect, but not hopeless. */
 export const FRONTIER_BAND: readonly [number, number] = [0.2, 0.7];
+/** Dev items per family and level, and samples per item, that `--world-quality` uses. */
+export const FRONTIER_PER_LEVEL = 24;
+export const FRONTIER_K = 8;
 /** How far pass@k must exceed greedy accuracy on a frontier level (the room a reward can use). */
 export const FRONTIER_MIN_GAIN = 0.1;
 
