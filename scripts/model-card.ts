@@ -57,7 +57,7 @@ ${continued ? `### Stage 2: continued on the current world (from \`${options.ini
 - Optimizer: AdamW (beta2 0.95, weight decay ${options.weightDecay} except norms, clip ${options.gradClip}), ${schedule}${continued ? ' (a fresh optimizer)' : ''}.
 - Stored in float16 (${(size / 1e6).toFixed(1)} MB); computed in float32.
 ${notes ? `\n${notes}\n` : ''}
-## Quality (held-out set data/world-eval-v3.jsonl; \`npx selfplay eval --model models/default --world-quality\`)
+## Quality (held-out set data/world-eval-v4.jsonl; \`npx selfplay eval --model models/default --world-quality\`)
 
 Challenger: samples at temperature 1.0 from Box 1, per family. Solver: exact accuracy at temperature 0.01 on the
 held-out set (easy = levels 1-3, hard = levels 4-6; the pretraining corpus covers levels 1-4 of sort, add and count and
