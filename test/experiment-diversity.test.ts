@@ -26,7 +26,7 @@ test('window stats: validity, unique instances across templates, family and diff
     'Write the letters of lop in reverse order.', // the same instance, other template
     'What is 3 plus 4?', // add, level 1
     'Add 12 and 30.', // add, level 3
-    'Count the letter a in banana.', // count, level 2
+    'What is the largest of 1, 2, 3, 4?', // largest, level 2
     'hello there', // not a world instance
     'hello there',
   ];
@@ -35,7 +35,7 @@ test('window stats: validity, unique instances across templates, family and diff
   assert.equal(w.validFrac, 5 / 7);
   assert.equal(w.uniqueQueryShare, 6 / 7);
   assert.equal(w.uniqueInstanceShare, 4 / 5);
-  assert.deepEqual(w.families, { reverse: 2, uppercase: 0, repeat: 0, sort: 0, add: 2, count: 1 });
+  assert.deepEqual(w.families, { reverse: 2, uppercase: 0, repeat: 0, sort: 0, add: 2, largest: 1 });
   assert.deepEqual(w.difficulties, [3, 1, 1, 0, 0, 0]);
   const none = windowStats(['hello there'], 1, 1);
   assert.equal(none.validFrac, 0);

@@ -77,7 +77,7 @@ test('narrative: verdicts follow the intervals, the order follows the numbers, a
   assert.match(line('LSP from GRPO (62.0)'), /is above GRPO \(with data\) \(60\.0\); their intervals overlap/);
   assert.match(line('LSP (52.0) is above LSP-Zero'), /their intervals do not overlap/);
   assert.match(line('LSP (52.0) is below GRPO'), /overlap/);
-  assert.equal(line('LSP-Zero per family'), 'LSP-Zero per family: highest add 90.0% [70.0, 100.0], lowest count 50.0% [20.0, 80.0].');
+  assert.equal(line('LSP-Zero per family'), 'LSP-Zero per family: highest add 90.0% [70.0, 100.0], lowest largest 50.0% [20.0, 80.0].');
   assert.equal(line('LSP-Zero challenger validity'), 'LSP-Zero challenger validity: 80.0% of queries in iterations 1-2, 20.0% in 5-6 — it fell by more than half; lowest 20.0% in 5-6.');
   assert.match(line('LSP-Zero query diversity'), /most common family in the last window: add \(100\.0% of 2 valid queries\)/);
   assert.match(line('LSP training'), /mean solver reward 0\.250 in iterations 1-2, 0\.500 in 5-6; mean KL to its reference in 5-6: solver 0\.100, challenger 0\.300/);
