@@ -82,7 +82,7 @@ export class LocalBackend implements PolicyBackend {
   readonly reference: SamplerEnd = samplerOf(() => this.referenceModel);
   private readonly ref: ChatModel | null;
   private current?: ChatModel;
-  /** Gradients accumulated by forwardBackward since the last optimStep. */
+  /** Gradients accumulated by forwardBackward and forwardBackwardCrossEntropy since the last optimStep. */
   private grads = new Map<string, Float32Array>();
 
   constructor(readonly o: LocalBackendOptions) {
