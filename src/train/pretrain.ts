@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CrossEntropyRow } from '../backend/backend.ts';
+import type { CrossEntropyRow, PolicyBackend } from '../backend/backend.ts';
 import { LocalBackend } from '../backend/local.ts';
 import { InputError, SelfplayError } from '../errors.ts';
 import { parseModelConfig } from '../model/config.ts';
@@ -198,7 +198,8 @@ export function crossEntropyRows(batch: RoleBatch): CrossEntropyRow[] {
 }
 
 interface RunState {
-  backend: LocalBackend;
+  /** Only made (and started) as a LocalBackend; the loop itself uses the PolicyBackend interface alone. */
+  backend: PolicyBackend;
   tok: Tokenizer;
   step: number;
   extra: { tokens: number; lossTokens: number; seconds: number };
