@@ -117,7 +117,8 @@ function program(): Command {
     .description('LSP self-play: the model plays challenger and solver and improves itself (default: LSP on models/default).')
     .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .option('--api-key <key>', 'with --backend tinker:URL: the service\'s API key (default: the TINKER_API_KEY environment variable); never saved in the run folder');
   for (const f of configFlags()) {
     trainCmd.option(f.flag, f.description);
     if (f.negate) trainCmd.option(f.negate, `turn ${f.flag} off`);
