@@ -25,6 +25,8 @@ const SDK_BODIES: Partial<Record<TinkerEndpointName, unknown>> = {
   save_weights_for_sampler: { model_id: 'm1', path: 'step-3', seq_id: 6, type: 'save_weights_for_sampler' },
   save_weights: { model_id: 'm1', path: 'ckpt_000003', seq_id: 7, overwrite: false, type: 'save_weights' },
   load_weights: { model_id: 'm1', path: 'tinker://m0/weights/ckpt_000003', optimizer: true, type: 'load_weights' },
+  unload_model: { model_id: 'm1', type: 'unload_model' },
+  compute_logprobs: { base_model: 'default', rows: [{ prompt: [1, 2], tokens: [3, 4] }], micro_batch: 8 },
   retrieve_future: { request_id: '12', allow_metadata_only: true },
 };
 

@@ -44,6 +44,8 @@ export const TINKER_ENDPOINTS = {
   save_weights_for_sampler: e('POST', 'save_weights_for_sampler', s.saveWeightsForSamplerRequestSchema, s.saveWeightsForSamplerResponseSchema, 'future'),
   save_weights: e('POST', 'save_weights', s.saveWeightsRequestSchema, s.saveWeightsResponseSchema, 'future'),
   load_weights: e('POST', 'load_weights', s.loadWeightsRequestSchema, s.loadWeightsResponseSchema, 'future'),
+  unload_model: e('POST', 'unload_model', s.unloadModelRequestSchema, s.unloadModelResponseSchema, 'future'),
+  compute_logprobs: e('POST', 'compute_logprobs', s.computeLogprobsRequestSchema, s.computeRowLogprobsResponseSchema, 'future'),
   retrieve_future: e('POST', 'retrieve_future', s.retrieveFutureRequestSchema, s.retrieveFutureResponseSchema, 'sync'),
 } as const satisfies Record<string, TinkerEndpoint>;
 
@@ -61,6 +63,8 @@ export const SELFPLAY_EXTENSIONS = [
   'optim_skip', //        optim_step `skip`: drop the accumulated gradient without a step
   'micro_batch', //       loss_fn_config.micro_batch on forward / forward_backward
   'load_optimizer', //    load_weights `optimizer`: also restore the Adam moments
+  'compute_logprobs', //  POST compute_logprobs: batched log-probs of rows, as a local run scores its reference
+  'lora_alpha', //        lora_config.alpha
 ] as const;
 
 /** tinker://<model_id>/<kind>/<name>: where a saved checkpoint lives (kind `weights` or `sampler_weights`). */

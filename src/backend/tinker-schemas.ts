@@ -80,9 +80,14 @@ export const optimStepRequestSchema = z.strictObject({ adam_params: adamParamsSc
 /** This server's metrics: `grad_norm` (global L2 norm before clipping) and `applied` (1, or 0 when skipped / not finite). */
 export const optimStepResponseSchema = z.object({ metrics: z.record(z.string(), z.number()).nullish() });
 
-/** rank 0 is an extension of this server: full fine-tuning (as is a create_model without lora_config). */
+/**
+ * rank 0 is an extension of this server: full fine-tuning (as is a create_model without lora_config); so is `alpha`
+ * (the update is scaled by alpha / rank; default 32, Tinker's). This server adapts attention and MLP projections;
+ * train_unembed is accepted and ignored (no adapter on the LM head).
+ */
 export const loraConfigSchema = z.strictObject({
   rank: z.number().int().nonnegative(),
+  alpha: z.number().positive().nullish(),
   seed: z.number().int().nullish(),
   train_unembed: z.boolean().default(true),
   train_mlp: z.boolean().default(true),
@@ -200,6 +205,24 @@ export const retrieveFutureRequestSchema = z.strictObject({ request_id: z.string
 export const tryAgainResponseSchema = z.object({ type: z.literal('try_again'), request_id: z.string(), queue_state: z.enum(['active', 'paused_capacity', 'paused_rate_limit']) });
 /** The call failed: `user` = the request was at fault (do not retry), `server` / `unknown` = may be retried. */
 export const requestFailedResponseSchema = z.object({ error: z.string(), category: z.enum(['unknown', 'server', 'user']) });
+/** unload_model: frees a model's weights on the server (its saved checkpoints stay). */
+export const unloadModelRequestSchema = z.strictObject({ model_id: modelId, type: z.literal('unload_model').nullish() });
+export const unloadModelResponseSchema = z.object({ model_id: z.string(), type: z.literal('unload_model').nullish() });
+
+/**
+ * compute_logprobs (extension): log p of each row's `tokens` given its `prompt`, from a base model (`base_model`)
+ * or saved sampler weights (`model_path`), rows in micro-batches of `micro_batch` exactly as a local run scores them
+ * against its frozen reference (the same numbers, not just close ones). Returns one list per row.
+ */
+export const computeLogprobsRequestSchema = z.strictObject({
+  base_model: z.string().nullish(),
+  model_path: z.string().nullish(),
+  rows: z.array(z.strictObject({ prompt: z.array(tokenId).min(1), tokens: z.array(tokenId).min(1) })).min(1),
+  micro_batch: z.number().int().positive().nullish(),
+  type: z.literal('compute_logprobs').nullish(),
+});
+export const computeRowLogprobsResponseSchema = z.object({ logprobs: z.array(z.array(z.number())) });
+
 /** What retrieve_future answers with HTTP 200: not ready, failed, or the call's result (its endpoint's response). */
 export const retrieveFutureResponseSchema = z.union([tryAgainResponseSchema, requestFailedResponseSchema, z.record(z.string(), z.unknown())]);
 /** A refused HTTP request (4xx/5xx), FastAPI's shape; `param` names the field at fault when there is one. */
