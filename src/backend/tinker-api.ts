@@ -35,6 +35,7 @@ export const TINKER_ENDPOINTS = {
   get_server_capabilities: e('GET', 'get_server_capabilities', null, s.serverCapabilitiesSchema, 'sync'),
   create_session: e('POST', 'create_session', s.createSessionRequestSchema, s.createSessionResponseSchema, 'sync'),
   session_heartbeat: e('POST', 'session_heartbeat', s.sessionHeartbeatRequestSchema, s.sessionHeartbeatResponseSchema, 'sync'),
+  create_sampling_session: e('POST', 'create_sampling_session', s.createSamplingSessionRequestSchema, s.createSamplingSessionResponseSchema, 'sync'),
   create_model: e('POST', 'create_model', s.createModelRequestSchema, s.createModelResponseSchema, 'future'),
   get_info: e('POST', 'get_info', s.getInfoRequestSchema, s.getInfoResponseSchema, 'sync'),
   forward: e('POST', 'forward', s.forwardRequestSchema, s.forwardBackwardOutputSchema, 'future'),

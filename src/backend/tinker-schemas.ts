@@ -127,6 +127,15 @@ export const createSessionResponseSchema = z.object({
   session_id: z.string(),
 });
 export const sessionHeartbeatRequestSchema = z.strictObject({ session_id: z.string(), type: z.literal('session_heartbeat').nullish() });
+/** A sampling session (SDK >= 0.6 samples through one): later asample calls name it instead of base_model/model_path. */
+export const createSamplingSessionRequestSchema = z.strictObject({
+  session_id: z.string(),
+  sampling_session_seq_id: z.number().int().nullish(),
+  base_model: z.string().nullish(),
+  model_path: z.string().nullish(),
+  type: z.literal('create_sampling_session').nullish(),
+});
+export const createSamplingSessionResponseSchema = z.object({ sampling_session_id: z.string(), type: z.literal('create_sampling_session').optional() });
 export const sessionHeartbeatResponseSchema = z.object({ type: z.literal('session_heartbeat').optional() });
 
 export const samplingParamsSchema = z.object({
