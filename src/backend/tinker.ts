@@ -16,14 +16,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError, ModelFormatError, RemoteError } from '../errors.ts';
+import { InputError, invariant, ModelFormatError, RemoteError } from '../errors.ts';
 import type { Generation } from '../generate/generator.ts';
 import type { LoraConfig } from '../model/lora.ts';
 import { mapConcurrent } from '../util/concurrent.ts';
 import { writeJsonAtomic } from '../util/fs.ts';
-import type { AdamParams, ForwardBackwardResult, LossName, OptimStepResult, PolicyBackend, SampleParams, SamplerEnd, SavedState, TrainRow } from './backend.ts';
-import { TINKER_ENDPOINTS, type TinkerEndpointName, type TinkerRequest, type TinkerResult } from './tinker-api.ts';
+import type { AdamParams, CrossEntropyRow, ForwardBackwardResult, LossName, OptimStepResult, PolicyBackend, SampleParams, SamplerEnd, SavedState, TrainRow } from './backend.ts';
+import { TINKER_ENDPOINTS, type TinkerEndpointName } from './tinker-api.ts';
 import { TinkerHttp, type TinkerHttpOptions } from './tinker-http.ts';
+import * as w from './tinker-schemas.ts';
 import { generationOf, importanceSamplingDatum, type ModelInput, parseWire } from './tinker-schemas.ts';
 
 export interface TinkerBackendOptions {
@@ -81,12 +82,16 @@ export class TinkerBackend implements PolicyBackend {
     throw new InputError(`TinkerBackend: ${what} are not part of the loop over the Tinker API`);
   }
 
-  /** A request to `name` (validated both ways); a future is polled to its result. */
-  private async req<N extends TinkerEndpointName>(name: N, body: TinkerRequest<N> | null, retry: 'idempotent' | 'once' = 'idempotent'): Promise<TinkerResult<N>> {
+  /**
+   * A request to `name`, validated both ways with the endpoint table's schemas (`result` is that table's response
+   * schema, named again for its type); a future is polled to its result.
+   */
+  private async req<S extends z.ZodType>(name: TinkerEndpointName, body: unknown, result: S, retry: 'idempotent' | 'once' = 'idempotent'): Promise<z.infer<S>> {
     const e = TINKER_ENDPOINTS[name];
-    const sent = e.request ? parseWire(e.request, body, `${e.path} request`) : null;
-    if (e.mode === 'future') return this.http.future(e.path, sent, e.response, { retry }) as Promise<TinkerResult<N>>;
-    return this.http.call(e.method, e.path, sent, e.response, retry) as Promise<TinkerResult<N>>;
+    invariant(e.response === result, `TinkerBackend: ${name} answers another schema`);
+    const sent = e.request ? parseWire(e.request, body, `tinker ${e.method} ${e.path} request`) : null;
+    if (e.mode === 'future') return this.http.future(e.path, sent, result, { retry });
+    return this.http.call(e.method, e.path, sent, result, retry);
   }
 
   private has(ext: string): boolean {
@@ -95,20 +100,20 @@ export class TinkerBackend implements PolicyBackend {
 
   /** The service answers healthz (retried as any idempotent call). */
   async probe(): Promise<void> {
-    await this.req('healthz', null);
+    await this.req('healthz', null, w.healthResponseSchema);
   }
 
   /** The service answers, offers the base model, and the run's model is made (and loaded, when resuming). */
   async connect(): Promise<void> {
-    await this.req('healthz', null);
-    const caps = await this.req('get_server_capabilities', null);
-    this.extensions = new Set((caps as { selfplay_extensions?: string[] }).selfplay_extensions ?? []);
+    await this.req('healthz', null, w.healthResponseSchema);
+    const caps = await this.req('get_server_capabilities', null, w.serverCapabilitiesSchema);
+    this.extensions = new Set(caps.selfplay_extensions ?? []);
     this.base = this.chooseBase(caps.supported_models.map((m) => m.model_name ?? '').filter(Boolean));
-    const session = await this.req('create_session', { tags: ['selfplay'], user_metadata: { run: this.o.runName }, sdk_version: 'selfplay' });
-    const model = await this.req('create_model', { session_id: session.session_id, model_seq_id: 0, base_model: this.base, lora_config: this.loraConfig() });
+    const session = await this.req('create_session', { tags: ['selfplay'], user_metadata: { run: this.o.runName }, sdk_version: 'selfplay' }, w.createSessionResponseSchema);
+    const model = await this.req('create_model', { session_id: session.session_id, model_seq_id: 0, base_model: this.base, lora_config: this.loraConfig() }, w.createModelResponseSchema);
     this.modelId = model.model_id;
     if (this.pendingLoad) {
-      await this.req('load_weights', { model_id: this.modelId, path: this.pendingLoad, ...(this.has('load_optimizer') ? { optimizer: true } : {}) }, 'once');
+      await this.req('load_weights', { model_id: this.modelId, path: this.pendingLoad, ...(this.has('load_optimizer') ? { optimizer: true } : {}) }, w.loadWeightsResponseSchema, 'once');
       this.statePath = this.pendingLoad;
       this.pendingLoad = null;
     }
@@ -142,12 +147,12 @@ export class TinkerBackend implements PolicyBackend {
   private async sample(prompts: number[][], n: number, p: SampleParams, from: { model_path?: string; base_model?: string }): Promise<Generation[]> {
     const where = `${TINKER_ENDPOINTS.asample.path} response`;
     if (this.has('batch_sample')) {
-      const r = await this.req('asample', { prompts: prompts.map(ids), num_samples: n, sampling_params: this.samplingParams(p, p.seed), ...from } as TinkerRequest<'asample'>);
+      const r = await this.req('asample', { prompt: ids([]), prompts: prompts.map(ids), num_samples: n, sampling_params: this.samplingParams(p, p.seed), ...from }, w.sampleResponseSchema);
       if (r.sequences.length !== prompts.length * n) throw new RemoteError(`tinker ${where}: ${r.sequences.length} sequences for ${prompts.length} prompts x ${n}`);
       return r.sequences.map((q) => this.generation(q, where));
     }
     const per = await mapConcurrent(prompts, this.o.concurrency ?? 64, async (prompt, i) => {
-      const r = await this.req('asample', { prompt: ids(prompt), num_samples: n, sampling_params: this.samplingParams(p, (p.seed + i) >>> 0), ...from } as TinkerRequest<'asample'>);
+      const r = await this.req('asample', { prompt: ids(prompt), num_samples: n, sampling_params: this.samplingParams(p, (p.seed + i) >>> 0), ...from }, w.sampleResponseSchema);
       if (r.sequences.length !== n) throw new RemoteError(`tinker ${where}: ${r.sequences.length} sequences, asked for ${n}`);
       return r.sequences.map((q) => this.generation(q, where));
     });
@@ -165,13 +170,13 @@ export class TinkerBackend implements PolicyBackend {
   /** log pi_ref of each row's tokens: the frozen base scores prompt + tokens (compute_logprobs, or prompt_logprobs per row). */
   private async referenceLogprobs(rows: { promptIds: number[]; tokens: number[] }[], microBatch: number): Promise<number[][]> {
     if (this.has('compute_logprobs')) {
-      const r = await this.req('compute_logprobs', { base_model: this.base, rows: rows.map((x) => ({ prompt: ids(x.promptIds), tokens: x.tokens })), micro_batch: microBatch } as TinkerRequest<'compute_logprobs'>);
-      const out = (r as { logprobs: number[][] }).logprobs;
+      const r = await this.req('compute_logprobs', { base_model: this.base, rows: rows.map((x) => ({ prompt: x.promptIds, tokens: x.tokens })), micro_batch: microBatch }, w.computeRowLogprobsResponseSchema);
+      const out = r.logprobs;
       rows.forEach((x, i) => this.checkLength(out[i]?.length, x.tokens.length, `compute_logprobs row ${i}`));
       return out;
     }
     return mapConcurrent(rows, this.o.concurrency ?? 64, async (x, i) => {
-      const r = await this.req('asample', { prompt: ids([...x.promptIds, ...x.tokens]), num_samples: 1, sampling_params: { max_tokens: 1, seed: 0 }, prompt_logprobs: true, base_model: this.base } as TinkerRequest<'asample'>);
+      const r = await this.req('asample', { prompt: ids([...x.promptIds, ...x.tokens]), num_samples: 1, sampling_params: { max_tokens: 1, seed: 0 }, prompt_logprobs: true, base_model: this.base }, w.sampleResponseSchema);
       const lp = (r.prompt_logprobs ?? []).slice(x.promptIds.length);
       this.checkLength(lp.length, x.tokens.length, `asample prompt_logprobs of row ${i}`);
       return lp.map((v, k) => {
@@ -192,23 +197,42 @@ export class TinkerBackend implements PolicyBackend {
     const r = await this.training('forward_backward', {
       model_id: this.modelId,
       forward_backward_input: { data, loss_fn: 'importance_sampling', loss_fn_config: this.has('micro_batch') ? { micro_batch: microBatch } : null },
-    });
+    }, w.forwardBackwardOutputSchema);
     const where = `tinker ${TINKER_ENDPOINTS.forward_backward.path} response`;
-    const lossSum = r.metrics['loss:sum'];
-    if (lossSum === undefined) throw new RemoteError(`${where}: metrics has no loss:sum`);
-    let logpDiff = 0;
+    // a non-finite loss cannot travel in JSON: no loss:sum then, and the loop skips the update
+    const lossSum = r.metrics['loss:sum'] ?? NaN;
+    let logpDiff = r.metrics['logp_diff:max'] ?? 0;
     rows.forEach((row, i) => {
+      if (r.metrics['logp_diff:max'] !== undefined) return;
       const lp = r.loss_fn_outputs[i]?.logprobs?.data;
-      if (!lp) return void (logpDiff = NaN);
+      if (!lp || lp.length !== row.promptIds.length - 1 + row.tokens.length) throw new RemoteError(`${where}: loss_fn_outputs.${i}.logprobs: expected one log-prob per target token`);
       row.tokens.forEach((_, k) => (logpDiff = Math.max(logpDiff, Math.abs(lp[row.promptIds.length - 1 + k] - row.samplerLogprobs[k]))));
     });
     return { loss: lossSum, logpDiff, tokens: rows.reduce((a, x) => a + x.tokens.length, 0) };
   }
 
+  /** Weighted next-token NLL (Tinker's cross_entropy): prompt positions weigh 0, token k of a row weighs weights[k]. */
+  async forwardBackwardCrossEntropy(rows: CrossEntropyRow[], microBatch: number): Promise<{ loss: number; tokens: number }> {
+    const data = rows.map((row, i): w.Datum => {
+      if (row.weights.length !== row.tokens.length || !row.promptIds.length) throw new InputError(`cross_entropy row ${i}: needs a prompt and one weight per token (${row.tokens.length})`);
+      const full = [...row.promptIds, ...row.tokens];
+      const weights = [...new Array<number>(row.promptIds.length - 1).fill(0), ...row.weights];
+      return {
+        model_input: ids(full.slice(0, -1)),
+        loss_fn_inputs: { target_tokens: { data: full.slice(1), dtype: 'int64', shape: [full.length - 1] }, weights: { data: weights, dtype: 'float32', shape: [weights.length] } },
+      };
+    });
+    const r = await this.training('forward_backward', {
+      model_id: this.modelId,
+      forward_backward_input: { data, loss_fn: 'cross_entropy', loss_fn_config: this.has('micro_batch') ? { micro_batch: microBatch } : null },
+    }, w.forwardBackwardOutputSchema);
+    return { loss: r.metrics['loss:sum'] ?? NaN, tokens: rows.reduce((a, x) => a + x.tokens.length, 0) };
+  }
+
   /** A call that changes training state: sent once; if it fails, the service's state is unknown until a resume. */
-  private async training<N extends 'forward_backward' | 'optim_step'>(name: N, body: TinkerRequest<N>): Promise<TinkerResult<N>> {
+  private async training<S extends z.ZodType>(name: 'forward_backward' | 'optim_step', body: unknown, result: S): Promise<z.infer<S>> {
     try {
-      return await this.req(name, body, 'once');
+      return await this.req(name, body, result, 'once');
     } catch (e) {
       this.uncertain = `${name} failed`;
       throw e;
@@ -218,7 +242,7 @@ export class TinkerBackend implements PolicyBackend {
   async optimStep(params: AdamParams, skip = false): Promise<OptimStepResult> {
     const lr = skip && !this.has('optim_skip') ? 0 : params.learningRate;
     const adam = { learning_rate: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: this.o.adam.weightDecay, grad_clip_norm: this.o.adam.gradClip };
-    const r = await this.training('optim_step', { model_id: this.modelId, adam_params: adam, ...(skip && this.has('optim_skip') ? { skip: true } : {}) } as TinkerRequest<'optim_step'>);
+    const r = await this.training('optim_step', { model_id: this.modelId, adam_params: adam, ...(skip && this.has('optim_skip') ? { skip: true } : {}) }, w.optimStepResponseSchema);
     const m = r.metrics ?? {};
     const gradNorm = m.grad_norm ?? NaN;
     const applied = !skip && (m.applied === undefined ? true : m.applied === 1);
@@ -227,14 +251,14 @@ export class TinkerBackend implements PolicyBackend {
   }
 
   async saveWeightsForSampler(): Promise<void> {
-    const r = await this.req('save_weights_for_sampler', { model_id: this.modelId, path: `${this.o.runName}-sampler-${this.samplerSaves++}` });
+    const r = await this.req('save_weights_for_sampler', { model_id: this.modelId, path: `${this.o.runName}-sampler-${this.samplerSaves++}` }, w.saveWeightsForSamplerResponseSchema);
     this.samplerPath = r.path;
   }
 
   /** Before a checkpoint: the weights and optimizer state saved on the service under `name`. */
   async flush(name: string): Promise<void> {
     if (this.uncertain) throw new RemoteError(`not checkpointing: ${this.uncertain} after the service may have applied it; the run resumes from its last checkpoint`);
-    const r = await this.req('save_weights', { model_id: this.modelId, path: `${this.o.runName}-${name}` });
+    const r = await this.req('save_weights', { model_id: this.modelId, path: `${this.o.runName}-${name}` }, w.saveWeightsResponseSchema);
     this.statePath = r.path;
   }
 
