@@ -68,7 +68,8 @@ export function detailOf(text: string): string {
 }
 
 function statusFailure(status: number, text: string, retryAfterMs?: number): Failure {
-  const what = `HTTP ${status}${text ? ` (${detailOf(text)})` : ''}`;
+  const detail = detailOf(text);
+  const what = `HTTP ${status}${detail && detail !== '{}' ? ` (${detail})` : ''}`;
   if (status === 401 || status === 403) return new Failure(`${what}: the service refused the API key; set TINKER_API_KEY or pass --api-key`, false, true);
   if (status === 429 || status === 503) return new Failure(what, true, true, retryAfterMs);
   if (status === 408 || status >= 500) return new Failure(what, true, false, retryAfterMs);
