@@ -26,9 +26,9 @@ export interface TinkerEndpoint {
 
 export const API_PREFIX = '/api/v1';
 
-const e = (method: 'GET' | 'POST', name: string, request: z.ZodType | null, response: z.ZodType, mode: 'sync' | 'future'): TinkerEndpoint => ({
-  method, path: `${API_PREFIX}/${name}`, request, response, mode,
-});
+function e<Q extends z.ZodType | null, R extends z.ZodType, M extends 'sync' | 'future'>(method: 'GET' | 'POST', name: string, request: Q, response: R, mode: M) {
+  return { method, path: `${API_PREFIX}/${name}`, request, response, mode };
+}
 
 export const TINKER_ENDPOINTS = {
   healthz: e('GET', 'healthz', null, s.healthResponseSchema, 'sync'),
