@@ -88,7 +88,7 @@ export class TinkerBackend implements PolicyBackend {
    */
   private async req<S extends z.ZodType>(name: TinkerEndpointName, body: unknown, result: S, retry: 'idempotent' | 'once' = 'idempotent'): Promise<z.infer<S>> {
     const e = TINKER_ENDPOINTS[name];
-    invariant(e.response === result, `TinkerBackend: ${name} answers another schema`);
+    invariant((e.response as z.ZodType) === result, `TinkerBackend: ${name} answers another schema`);
     const sent = e.request ? parseWire(e.request, body, `tinker ${e.method} ${e.path} request`) : null;
     if (e.mode === 'future') return this.http.future(e.path, sent, result, { retry });
     return this.http.call(e.method, e.path, sent, result, retry);
