@@ -4,49 +4,18 @@
  * between two runs' metrics.jsonl (timings excluded).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { startTinkerServer as startServer, type TinkerServerProcess } from '../../bench/remote.ts';
 import { readJsonl } from '../../src/train/run-folder.ts';
 
 const root = path.join(import.meta.dirname, '..', '..');
 
-export interface TinkerServer {
-  url: string;
-  child: ChildProcess;
-  /** SIGKILL (a crash: nothing is flushed on the way out) and wait for the exit. */
-  kill(): Promise<void>;
-}
+export type TinkerServer = TinkerServerProcess;
 
-/** `selfplay serve --tinker --model models/default --state-dir <stateDir> --port 0`; resolves once it listens. */
-export function startTinkerServer(stateDir: string, timeoutMs = 120_000): Promise<TinkerServer> {
-  const args = ['serve', '--tinker', '--model', path.join(root, 'models', 'default'), '--state-dir', stateDir, '--port', '0', '--threads', '1', '--quiet'];
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'selfplay.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  };
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => void kill().then(() => reject(new Error(`serve --tinker did not start within ${timeoutMs / 1000} s:\n${err}`))), timeoutMs);
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /Tinker API at (http:\/\/[0-9.]+:\d+)\/api\/v1/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child, kill });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve --tinker exited (${code}) before listening:\n${err}`));
-    });
-  });
-}
+/** `selfplay serve --tinker --model models/default --state-dir <stateDir> --port 0 --threads 1`; resolves once it listens. */
+export const startTinkerServer = (stateDir: string): Promise<TinkerServer> => startServer(path.join(root, 'models', 'default'), stateDir, 1);
 
 export interface DyingProxy {
   url: string;
