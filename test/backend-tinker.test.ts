@@ -32,6 +32,10 @@ before(async () => {
   fake.on('/api/v1/healthz', () => ({ body: { status: 'ok' } }));
   fake.on('/api/v1/get_server_capabilities', () => ({ body: { supported_models: [{ model_name: 'tiny' }], selfplay_extensions: extensions } }));
   fake.on('/api/v1/create_session', () => ({ body: { session_id: 's1' } }));
+  fake.on('/api/v1/get_info', () => {
+    const made = fake.calls.filter((c) => c.path === '/api/v1/create_model').at(-1)?.body as { lora_config?: { rank: number } | null };
+    return { body: { model_id: 'm1', model_data: {}, lora_rank: made?.lora_config?.rank ?? 0, is_lora: Boolean(made?.lora_config) } };
+  });
   fake.on('/api/v1/retrieve_future', (b) => ({ body: results[Number((b as { request_id: string }).request_id)] }));
   for (const p of ['create_model', 'asample', 'forward_backward', 'optim_step', 'save_weights', 'save_weights_for_sampler', 'load_weights', 'compute_logprobs']) future(`/api/v1/${p}`);
 });
@@ -168,7 +172,11 @@ test('checkpoints: remote.json records the saved path; a resume loads it (with t
   }
 });
 
-test('full fine-tuning needs the service\'s full_finetune; an unknown --base-model names what it offers', async () => {
+test('full fine-tuning needs the service\'s full_finetune; an unknown --base-model names what it offers; get_info must agree', async () => {
   await assert.rejects(backend({ lora: null }).connect(), (e: Error) => e instanceof InputError && /trains LoRA adapters only/.test(e.message));
   await assert.rejects(backend({ baseModel: 'llama-70b' }).connect(), (e: Error) => e instanceof InputError && /--base-model llama-70b: the service .* offers tiny/.test(e.message));
+  answers.set('/api/v1/create_model', (b) => ({ model_id: 'm1', ignored: b }));
+  const other = backend({ lora: { ...lora, rank: 8 } });
+  fake.on('/api/v1/get_info', () => ({ body: { model_id: 'm1', model_data: {}, lora_rank: 4, is_lora: true } }));
+  await assert.rejects(other.connect(), (e: Error) => e instanceof RemoteError && /get_info: model m1 has LoRA rank 4, asked for 8/.test(e.message));
 });

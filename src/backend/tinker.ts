@@ -69,6 +69,7 @@ export class TinkerBackend implements PolicyBackend {
   private pendingLoad: string | null = null;
   private steps = 0;
   private samplerSaves = 0;
+  private beat?: NodeJS.Timeout;
   /** A training call failed after the service may have applied it: its state is unknown, so no checkpoint is made. */
   private uncertain: string | null = null;
 
@@ -112,12 +113,36 @@ export class TinkerBackend implements PolicyBackend {
     const session = await this.req('create_session', { tags: ['selfplay'], user_metadata: { run: this.o.runName }, sdk_version: 'selfplay' }, w.createSessionResponseSchema);
     const model = await this.req('create_model', { session_id: session.session_id, model_seq_id: 0, base_model: this.base, lora_config: this.loraConfig() }, w.createModelResponseSchema);
     this.modelId = model.model_id;
+    await this.checkInfo();
+    this.heartbeat(session.session_id);
     if (this.pendingLoad) {
       await this.req('load_weights', { model_id: this.modelId, path: this.pendingLoad, ...(this.has('load_optimizer') ? { optimizer: true } : {}) }, w.loadWeightsResponseSchema, 'once');
       this.statePath = this.pendingLoad;
       this.pendingLoad = null;
     }
     await this.saveWeightsForSampler();
+  }
+
+  /** get_info agrees with what was asked for (a service that silently made another kind of model is refused). */
+  private async checkInfo(): Promise<void> {
+    const info = await this.req('get_info', { model_id: this.modelId }, w.getInfoResponseSchema);
+    const rank = this.o.lora?.rank ?? 0;
+    if (info.lora_rank != null && info.lora_rank !== rank && !(rank === 0 && info.is_lora === false)) {
+      throw new RemoteError(`tinker ${TINKER_ENDPOINTS.get_info.path}: model ${this.modelId} has LoRA rank ${info.lora_rank}, asked for ${rank || 'full fine-tuning'}`);
+    }
+  }
+
+  /** The session is kept alive as the SDK does (a heartbeat every 10 s); a missed beat is not an error of the run. */
+  private heartbeat(sessionId: string): void {
+    clearInterval(this.beat);
+    const e = TINKER_ENDPOINTS.session_heartbeat;
+    this.beat = setInterval(() => void this.http.call(e.method, e.path, { session_id: sessionId }, e.response, 'idempotent').catch(() => {}), 10_000);
+    this.beat.unref();
+  }
+
+  /** Stops the heartbeat (the process may exit without it; the timer never holds it). */
+  close(): void {
+    clearInterval(this.beat);
   }
 
   private chooseBase(offered: string[]): string {
