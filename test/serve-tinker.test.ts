@@ -130,6 +130,10 @@ test('restart on the same --state-dir: create_model + load_weights continues exa
   assert.ok(savedPath, 'the first test saved a checkpoint');
   for (const s of servers.splice(0)) await s.close(500);
   const url = await serve();
+  // no model of this base is loaded yet: the base samples through a frozen LocalBackend of its own
+  const fromBase = await ok(url, 'asample', { prompt: textInput([]), prompts: prompts.map(textInput), num_samples: 2, base_model: base, sampling_params: SAMPLING });
+  const want = await trained.reference.sample(prompts, 2, LOCAL_SAMPLING);
+  assert.deepEqual(fromBase.sequences.map((q: { tokens: number[] }) => q.tokens), want.map((g) => g.tokens), 'base-model sampling = the local reference sampler');
   const { model_id: id } = await ok(url, 'create_model', { base_model: base });
   const loaded = await ok(url, 'load_weights', { model_id: id, path: savedPath, optimizer: true });
   assert.equal(loaded.path, savedPath);

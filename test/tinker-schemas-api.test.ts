@@ -14,7 +14,7 @@ const datum = { model_input: input, loss_fn_inputs: { target_tokens: { data: [2,
 
 /** One body per POST endpoint, as the SDK sends it (exclude_unset=False, exclude_none=True). */
 const SDK_BODIES: Partial<Record<TinkerEndpointName, unknown>> = {
-  create_session: { tags: [], sdk_version: '0.7.0', type: 'create_session', user_metadata: { a: 1 } },
+  create_session: { tags: [], sdk_version: '0.7.0', type: 'create_session', user_metadata: { a: 1 }, project_id: 'p' },
   session_heartbeat: { session_id: 's1', type: 'session_heartbeat' },
   create_sampling_session: { session_id: 's1', sampling_session_seq_id: 0, model_path: 'tinker://m1/sampler_weights/s0', type: 'create_sampling_session' },
   create_model: { base_model: 'default', lora_config: { rank: 8, train_unembed: true, train_mlp: true, train_attn: true }, type: 'create_model', session_id: 's1', model_seq_id: 0 },

@@ -117,6 +117,8 @@ export const createSessionRequestSchema = z.strictObject({
   tags: z.array(z.string()).default([]),
   user_metadata: z.record(z.string(), z.unknown()).nullish(),
   sdk_version: z.string().default('unknown'),
+  /** SDK >= 0.8 sends it when the user names a project; this server has no projects and ignores it. */
+  project_id: z.string().nullish(),
   type: z.literal('create_session').nullish(),
 });
 export const createSessionResponseSchema = z.object({

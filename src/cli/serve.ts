@@ -37,7 +37,7 @@ const GRACE_MS = 500;
 const HARD_EXIT_MS = 1400;
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
-  const apiKey = flags.apiKey ?? process.env.SELFPLAY_API_KEY;
+  const apiKey = flags.apiKey ?? (process.env.SELFPLAY_API_KEY || undefined); // an empty variable is no key
   const host = flags.host ?? '127.0.0.1';
   checkBindSafety(host, apiKey); // before any model is loaded
   if (flags.tinker) return serveTinker(flags, host, apiKey);

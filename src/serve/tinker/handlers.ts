@@ -40,7 +40,7 @@ export const HANDLERS: Handlers = {
   },
   create_sampling_session: (c, b) => {
     c.reg.heartbeat(b.session_id);
-    checkSource(c.reg, b);
+    checkSource(c.reg, c.stateDir, b);
     const id = `sampling_${c.reg.samplingSessions.size + 1}_${Date.now().toString(36)}`;
     c.reg.samplingSessions.set(id, { base: b.base_model ?? null, modelPath: b.model_path ?? null });
     return { sync: { type: 'create_sampling_session', sampling_session_id: id } };
@@ -83,12 +83,12 @@ export const HANDLERS: Handlers = {
     return future(b.model_id, () => optimStep(c.reg.model(b.model_id), b.adam_params, b.skip ?? false));
   },
   asample: (c, b) => {
-    const src = checkSource(c.reg, b);
+    const src = checkSource(c.reg, c.stateDir, b);
     checkSample(b);
     return future(null, () => runSample(samplerOf(c.reg, c.stateDir, src), b));
   },
   compute_logprobs: (c, b) => {
-    const src = checkSource(c.reg, b);
+    const src = checkSource(c.reg, c.stateDir, b);
     const rows = b.rows.map((r) => ({ promptIds: r.prompt, tokens: r.tokens }));
     return future(null, async () => ({ logprobs: await samplerOf(c.reg, c.stateDir, src).logprobs(rows, b.micro_batch ?? DEFAULT_MICRO_BATCH) }));
   },

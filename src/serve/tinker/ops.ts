@@ -38,7 +38,7 @@ export function loraOf(c: Req<typeof s.createModelRequestSchema>['lora_config'])
 /** Where an asample / compute_logprobs call samples from, checked on arrival; the sampler itself is resolved when it runs. */
 export type SampleSource = { base: string } | { modelPath: string };
 
-export function checkSource(reg: Registry, r: { base_model?: string | null; model_path?: string | null; sampling_session_id?: string | null }): SampleSource {
+export function checkSource(reg: Registry, root: string, r: { base_model?: string | null; model_path?: string | null; sampling_session_id?: string | null }): SampleSource {
   let { base_model: base, model_path: modelPath } = r;
   if (r.sampling_session_id) {
     const ss = reg.samplingSessions.get(r.sampling_session_id);
@@ -48,6 +48,7 @@ export function checkSource(reg: Registry, r: { base_model?: string | null; mode
   if (modelPath) {
     const p = parseTinkerPath(modelPath);
     if (!p || p.kind !== 'sampler_weights') throw new RequestError('model_path: must be tinker://<model_id>/sampler_weights/<name> (from save_weights_for_sampler)', 'model_path');
+    checkpointDir(root, p.modelId, 'sampler_weights', p.name, 'model_path');
     return { modelPath };
   }
   if (base) {

@@ -3,6 +3,8 @@
  * models clients created (one LocalBackend each: the policy that trains and its frozen reference), sessions, sampling
  * sessions and sampler snapshots, each bounded per client (its remote address).
  *
+ * A session ends after `sessionTtlMs` without a heartbeat or a call on one of its models; its models are unloaded.
+ *
  * Base models: every folder given with --model, and every subfolder holding a config.json of a --model-dir root,
  * named by its folder name; the path as given on the command line is accepted as a name too.
  */
@@ -10,10 +12,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SamplerEnd } from '../../backend/backend.ts';
-import { referenceLogprobs } from '../../backend/local-policy.ts';
 import { LocalBackend } from '../../backend/local.ts';
 import { InputError } from '../../errors.ts';
-import { ChatModel } from '../../generate/chat.ts';
 import type { LoraConfig } from '../../model/lora.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import { RequestError } from '../protocol.ts';
@@ -50,16 +50,12 @@ export interface SamplerSnapshot {
   dir: string | null;
 }
 
-/** A SamplerEnd on a chat model that no LocalBackend owns (a base model, saved sampler weights): LocalBackend's sampling. */
-export function chatSampler(m: ChatModel): SamplerEnd {
-  return {
-    sample: (prompts, n, p) => {
-      const rows = prompts.flatMap((ids) => Array.from({ length: n }, () => ids));
-      const o = { temperature: p.temperature, topP: p.topP, topK: p.topK, maxNewTokens: p.maxTokens, seed: p.seed, eosIds: p.stop };
-      return m.generator.generate(rows, { ...o, sampleableVocab: m.tokenizer.vocabSize });
-    },
-    logprobs: (rows, microBatch) => referenceLogprobs(m.engine, rows, microBatch),
-  };
+/**
+ * The frozen model of `folder` as a LocalBackend's reference sampler: sampling and scoring by the very code a local
+ * run uses (no policy is loaded, nothing trains).
+ */
+function frozenSampler(folder: string, runtime: Runtime): SamplerEnd {
+  return new LocalBackend({ model: folder, chatTemplate: null, lora: null, seed: 0, runtime, adam: { lr: 0, weightDecay: 0, gradClip: 0 } }).reference;
 }
 
 /** The base models: name -> folder. */
@@ -89,8 +85,8 @@ export class Registry {
   readonly sessions = new Map<string, Session>();
   readonly samplingSessions = new Map<string, { base: string | null; modelPath: string | null }>();
   readonly snapshots = new Map<string, SamplerSnapshot>();
-  private readonly baseCache = new Map<string, ChatModel>();
-  private readonly snapshotCache = new Map<string, ChatModel>();
+  private readonly baseCache = new Map<string, SamplerEnd>();
+  private readonly snapshotCache = new Map<string, SamplerEnd>();
 
   constructor(
     readonly bases: Map<string, string>,
@@ -161,9 +157,12 @@ export class Registry {
     return m;
   }
 
+  /** The model `id`; a call on it keeps its session alive as a heartbeat would. */
   model(id: string, field = 'model_id'): ServedModel {
     const m = this.models.get(id);
     if (!m) throw new RequestError(`${field}: ${JSON.stringify(id.slice(0, 80))}: no such model on this server (unloaded, or the server restarted: create_model + load_weights)`, field, 404, 'not_found');
+    const session = m.sessionId === null ? undefined : this.sessions.get(m.sessionId);
+    if (session) session.lastSeen = Date.now();
     return m;
   }
 
@@ -175,12 +174,12 @@ export class Registry {
   /** The frozen base as a sampler: a loaded model's own reference when one exists (no second copy), else a cached load. */
   baseSampler(base: string): SamplerEnd {
     for (const m of this.models.values()) if (m.base === base) return m.backend.reference;
-    let chat = this.baseCache.get(base);
-    if (!chat) {
-      chat = ChatModel.load(this.folderOf(base), this.runtime, `base:${base}`, { needsChatTemplate: false });
-      this.baseCache.set(base, chat);
+    let sampler = this.baseCache.get(base);
+    if (!sampler) {
+      sampler = frozenSampler(this.folderOf(base), this.runtime);
+      this.baseCache.set(base, sampler);
     }
-    return chatSampler(chat);
+    return sampler;
   }
 
   /** Drops a cached load of a sampler folder (it was just rewritten). */
@@ -196,12 +195,12 @@ export class Registry {
     const m = this.models.get(snap.modelId);
     if (m && m.version === snap.version) return m.backend.policy;
     if (snap.dir === null) throw new RequestError(`${what}: these sampler weights were unnamed and the model has changed since; save_weights_for_sampler with a path keeps them`, 'model_path', 410, 'stale');
-    let chat = this.snapshotCache.get(snap.dir);
-    if (!chat) {
-      chat = ChatModel.load(snap.dir, this.runtime, `sampler:${path.basename(snap.dir)}`, { needsChatTemplate: false });
+    let sampler = this.snapshotCache.get(snap.dir);
+    if (!sampler) {
+      sampler = frozenSampler(snap.dir, this.runtime);
       if (this.snapshotCache.size >= 2) this.snapshotCache.delete(this.snapshotCache.keys().next().value!);
-      this.snapshotCache.set(snap.dir, chat);
+      this.snapshotCache.set(snap.dir, sampler);
     }
-    return chatSampler(chat);
+    return sampler;
   }
 }
