@@ -177,6 +177,9 @@ function crossEntropyLayout(rows: CrossEntropyRow[]): Layout {
   return Math.max(...rows.map((r) => layout.row(r).length)) >= 2 ? layout : plainLayout; // a graph needs 2 positions
 }
 
+/** How many prompt tokens forwardBackwardCrossEntropy computes once for all these rows (0: the plain graph). */
+export const crossEntropyPrefixLength = (rows: CrossEntropyRow[]): number => crossEntropyLayout(rows).prefix.length;
+
 /** Every row has a prompt token (the first token has nothing predicting it) and one finite weight per token. */
 function checkCrossEntropyRows(rows: CrossEntropyRow[]): void {
   if (rows.length === 0) throw new InputError('forwardBackwardCrossEntropy: no rows');
