@@ -16,6 +16,7 @@
 import type { Generation } from '../generate/generator.ts';
 import type { SaveDtype } from '../model/save.ts';
 import type { KlEstimator } from '../rl/losses.ts';
+import { stepSeed } from '../util/rng.ts';
 
 /** Sampling of one request (Tinker's SamplingParams; `stop` are token ids that end a row, included in its output). */
 export interface SampleParams {
@@ -27,9 +28,16 @@ export interface SampleParams {
   stop: number[];
 }
 
+/**
+ * The seed of sample j of prompt i in a `sample` call seeded with `seed`. Every row has its own stream, and prompt i
+ * of a batch samples as a batch of prompt i alone seeded with `seed + i`: a remote service answering one prompt per
+ * request (seed + i each) draws the same tokens as the local batch, however it groups the requests.
+ */
+export const sampleRowSeed = (seed: number, prompt: number, sample: number): number => stepSeed((seed + prompt) >>> 0, sample, 0x5eed);
+
 /** A model that samples and scores: the policy (current weights, as last saved for the sampler) or the reference. */
 export interface SamplerEnd {
-  /** n completions of each prompt, prompt-major (prompt 0's n, then prompt 1's...), sampled as one batch. */
+  /** n completions of each prompt, prompt-major (prompt 0's n, then prompt 1's...); row seeds by sampleRowSeed. */
   sample(prompts: number[][], n: number, params: SampleParams): Promise<Generation[]>;
   /** log p of each row's `tokens` given its prompt, in micro-batches of `microBatch` rows. */
   logprobs(rows: { promptIds: number[]; tokens: number[] }[], microBatch: number): Promise<number[][]>;

@@ -21,7 +21,7 @@ import { loadTokenizer } from '../model/tokenizer.ts';
 import { AdamW, globalNorm } from '../optim/adamw.ts';
 import { importanceSamplingLoss, KL_ESTIMATORS, type KlEstimator, policyLoss } from '../rl/losses.ts';
 import type { Runtime } from '../runtime/runtime.ts';
-import type { AdamParams, CrossEntropyRow, ForwardBackwardResult, LossName, OptimStepResult, PolicyBackend, SampleParams, SamplerEnd, SavedState, TrainRow } from './backend.ts';
+import { type AdamParams, type CrossEntropyRow, type ForwardBackwardResult, type LossName, type OptimStepResult, type PolicyBackend, type SampleParams, type SamplerEnd, sampleRowSeed, type SavedState, type TrainRow } from './backend.ts';
 import { crossEntropyGradient, policyGradient, referenceLogprobs } from './local-policy.ts';
 import { OPTIMIZER_FILE, readAdamWState, writeAdamWState } from './optimizer-file.ts';
 import { initWeights } from './random-init.ts';
@@ -61,7 +61,8 @@ function samplerOf(model: () => ChatModel): SamplerEnd {
     sample: (prompts: number[][], n: number, p: SampleParams): Promise<Generation[]> => {
       const m = model();
       const rows = prompts.flatMap((ids) => Array.from({ length: n }, () => ids));
-      const o = { temperature: p.temperature, topP: p.topP, topK: p.topK, maxNewTokens: p.maxTokens, seed: p.seed, eosIds: p.stop };
+      const rowSeeds = prompts.flatMap((_, i) => Array.from({ length: n }, (_, j) => sampleRowSeed(p.seed, i, j)));
+      const o = { temperature: p.temperature, topP: p.topP, topK: p.topK, maxNewTokens: p.maxTokens, seed: p.seed, rowSeeds, eosIds: p.stop };
       return m.generator.generate(rows, { ...o, sampleableVocab: m.tokenizer.vocabSize }); // padded embedding rows have no token
     },
     logprobs: (rows, microBatch) => referenceLogprobs(model().engine, rows, microBatch),
