@@ -6,10 +6,17 @@
  * differing (judge), short distinct prompts (plain graph), micro-batching, accumulation over calls, bad rows.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, test } from 'node:test';
 import type { CrossEntropyRow } from '../src/backend/backend.ts';
 import { LocalBackend } from '../src/backend/local.ts';
+import { initWeights } from '../src/backend/random-init.ts';
 import { InputError } from '../src/errors.ts';
+import { parseModelConfig } from '../src/model/config.ts';
+import { readSafetensors } from '../src/model/safetensors.ts';
+import { makeWorldTokenizer, worldModelConfig } from '../src/train/pretrain.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { tinyWorldModel } from './helpers/tiny-world-model.ts';
 
@@ -139,4 +146,30 @@ test('cross-entropy rows: a missing prompt, a weight count that does not match, 
   await assert.rejects(b.forwardBackwardCrossEntropy([ok], 0), (e: Error) => e instanceof InputError && /microBatch/.test(e.message));
   const { gradNorm } = await b.optimStep({ learningRate: 0 });
   assert.equal(gradNorm, 0, 'rejected rows left no gradient behind');
+});
+
+test('no reference (pretraining): seeded random start, saveState/loadState continue exactly, exportHf in float16', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ce-pretrain-backend-'));
+  const tokDir = path.join(root, 'tokenizer');
+  const config = worldModelConfig({ hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2, numKvHeads: 1 }, makeWorldTokenizer(tokDir));
+  const make = () => new LocalBackend({ model: null, tokenizerFrom: tokDir, chatTemplate: null, lora: null, seed: 4, runtime, adam: { lr: 0.01, weightDecay: 0.1, gradClip: 1, betas: [0.9, 0.95] } });
+  const a = make();
+  a.start({ randomConfig: config });
+  const init = initWeights(parseModelConfig(config, 'config.json'), 4);
+  for (const [name, w] of init) assert.deepEqual(a.policyModel.engine.weights.get(name), w, `${name}: the seeded initialisation`);
+  assert.throws(() => a.referenceModel, /without a reference/);
+  const rows = [{ promptIds: [1, 5, 9, 12], tokens: [7, 3, 2], weights: [0.2, 0.2, 1.6] }];
+  const step = async (b: LocalBackend) => (await b.forwardBackwardCrossEntropy(rows, 1), (await b.optimStep({ learningRate: 0.01 })).gradNorm);
+  await step(a);
+  fs.mkdirSync(path.join(root, 'ckpt'));
+  const saved = a.saveState(path.join(root, 'ckpt'), path.join(root, 'ckpt'));
+  const b = make();
+  b.loadState(path.join(root, 'ckpt'), saved);
+  assert.equal(await step(b), await step(a), 'the same gradient norm after the round trip');
+  for (const [name, w] of a.policyModel.engine.weights) assert.deepEqual(b.policyModel.engine.weights.get(name), w, `${name} after one more step each`);
+  a.exportHf(path.join(root, 'model'), { dtype: 'float16' });
+  const st = readSafetensors(path.join(root, 'model', 'model.safetensors'));
+  assert.ok([...st.tensors.values()].every((t) => t.dtype === 'F16'), 'float16 weights');
+  assert.ok(fs.existsSync(path.join(root, 'model', 'tokenizer.json')), 'tokenizer files from tokenizerFrom');
+  fs.rmSync(root, { recursive: true, force: true });
 });
