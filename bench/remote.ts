@@ -84,7 +84,9 @@ async function timed(f: () => Promise<unknown>): Promise<number> {
 export async function measureRemoteOverhead(modelDir: string, threads: number, rounds: number, log: (s: string) => void): Promise<RemoteBench | string> {
   if (!fs.existsSync(path.join(modelDir, 'config.json'))) return `no model at ${modelDir}`;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-remote-'));
-  const runtime = new Runtime({ threads });
+  // no memory arenas, as the server runs (serve --tinker): the same engine settings on both sides, and an arena per
+  // graph shape would hold GBs (a default-model iteration with arenas passed 6 GB and met the OOM killer)
+  const runtime = new Runtime({ threads, memoryArena: false });
   let server: TinkerServerProcess | null = null;
   try {
     server = await startTinkerServer(modelDir, path.join(tmp, 'state'), threads);

@@ -283,7 +283,8 @@ export class TinkerBackend implements PolicyBackend {
   /** Before a checkpoint: the weights and optimizer state saved on the service under `name`. */
   async flush(name: string): Promise<void> {
     if (this.uncertain) throw new RemoteError(`not checkpointing: ${this.uncertain} after the service may have applied it; the run resumes from its last checkpoint`);
-    const r = await this.req('save_weights', { model_id: this.modelId, path: `${this.o.runName}-${name}` }, w.saveWeightsResponseSchema);
+    // overwrite: a retry after a lost answer saves the same state under the same name instead of failing on it
+    const r = await this.req('save_weights', { model_id: this.modelId, path: `${this.o.runName}-${name}`, overwrite: true }, w.saveWeightsResponseSchema);
     this.statePath = r.path;
   }
 
