@@ -1,11 +1,13 @@
 /**
  * `selfplay experiment paper`: the paper's comparison (its Figures 2 and 3) reproduced in the embedded world.
  *
- * Arms, all from the same base model and seed: base (no training); GRPO on a fixed set of world prompts (the
- * paper's "with data" baseline); LSP-Zero; LSP; and LSP started from the GRPO model (whose frozen reference is then
- * the GRPO model, as in the paper). Each trained arm is a run folder `<out>/<arm>/` made by the ordinary training
- * loop, then every model answers the held-out world set near-greedily and the verifier judges each arm against the
- * base (paper-eval.ts); paper-report.ts writes the markdown, the SVG figures and results.json.
+ * Arms (the budget's, src/experiment/arms.ts), all from the same base model and seed: base (no training); GRPO on a
+ * fixed set of world prompts (the paper's "with data" baseline, filtered to the base's frontier levels); LSP-Zero;
+ * LSP; the ablation arms (LSP with one challenger reward option flipped); and in the full budget LSP started from the
+ * GRPO model (whose frozen reference is then the GRPO model, as in the paper). Each trained arm is a run folder
+ * `<out>/<arm>/` made by the ordinary training loop; then every model answers held-out world items greedily and k
+ * times at temperature 1, and each arm is compared with the base (paper-eval.ts: verifier win rate, paired
+ * accuracy tests); paper-report.ts writes the markdown, the SVG figures and results.json.
  *
  * Resumable: an arm with a finished `model/` is skipped, an unfinished one resumes from its last checkpoint, and
  * the models' evaluation answers are cached, so rerunning the same command continues where it stopped.

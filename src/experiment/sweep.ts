@@ -8,6 +8,7 @@ import type { PairedRow } from '../eval/accuracy.ts';
 import { finiteMean } from '../util/math.ts';
 import type { ArmOverrides } from './arms.ts';
 import type { LevelSuccess } from './frontier.ts';
+import { diffCell } from './paper-tables.ts';
 import { num, pct } from './results.ts';
 
 export interface SweepRun {
@@ -23,8 +24,8 @@ export const SWEEP_RUNS: readonly SweepRun[] = [
   { name: 'grpo-lr1e-4-g4', mode: 'grpo', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 40 } },
   { name: 'grpo-lr3e-5-g8', mode: 'grpo', overrides: { lr: 3e-5, N: 8, G: 8, iterations: 40 } },
   { name: 'lsp-lr3e-5-g4', mode: 'lsp', overrides: { lr: 3e-5, N: 8, G: 4, iterations: 40 } },
+  { name: 'grpo-lr1e-4-g4-120it', mode: 'grpo', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 120 } },
   { name: 'lsp-lr1e-4-g4', mode: 'lsp', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 40 } },
-  { name: 'grpo-lr3e-5-g8-80it', mode: 'grpo', overrides: { lr: 3e-5, N: 8, G: 8, iterations: 80 } },
 ];
 
 export interface SweepRow extends SweepRun {
@@ -54,8 +55,6 @@ export function lastMean(metrics: readonly Record<string, unknown>[], key: strin
   return finiteMean(metrics.slice(-n).map((m) => (typeof m[key] === 'number' ? (m[key] as number) : NaN)));
 }
 
-const diffCell = (d: { diff: number; diffCI: { lo: number; hi: number }; gained: number; lost: number; p: number }) =>
-  `${d.diff >= 0 ? '+' : ''}${pct(d.diff)} [${pct(d.diffCI.lo)}, ${pct(d.diffCI.hi)}] (+${d.gained}/-${d.lost}, p ${num(d.p, 3)})`;
 
 export function sweepMarkdown(r: SweepResults): string {
   const header = ['run', 'mode', 'lr', 'N', 'G', 'iterations', 'train time', 'greedy diff', `mean@${r.k} diff`, `maj@${r.k} diff`, 'valid (last 10)', 'KL solver'];
