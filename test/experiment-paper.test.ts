@@ -125,5 +125,6 @@ test('experiment paper (tiny budget): arms trained, evaluated against the base, 
 test('experiment paper: bad input is named', async () => {
   await assert.rejects(runPaperExperiment(options({ model: path.join(root, 'nope'), out: path.join(root, 'x') })), /--model .*nope: no config\.json/);
   await assert.rejects(runPaperExperiment(options({ doc: path.join(root, 'paper.txt'), out: path.join(root, 'y') })), /--doc .*paper\.txt: expected a markdown file/);
+  await assert.rejects(runPaperExperiment(options({ also: [path.join(root, 'none.json')], out: path.join(root, 'z') })), /--also .*none\.json: no such file; expected a finished experiment's results\.json/);
   await assert.rejects(paperCommand({ budget: 'tiny' }), /--budget: expected one of small, full; got "tiny"/);
 });

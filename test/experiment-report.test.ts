@@ -109,6 +109,7 @@ test('claims: reproduced only when the interval says so, with the numbers', () =
   assert.match(lines[1], /^LSP beats the base .*: \*\*not reproduced\*\* — 52\.0% \[45\.0, 58\.0\]/);
   assert.match(lines[2], /^LSP within noise of GRPO .*: \*\*reproduced\*\* — LSP 52\.0% \[45\.0, 58\.0\], GRPO 60\.0% \[55\.0, 65\.0\]\.$/);
   // LSP 29 of 30 valid, LSP-Zero 15 of 30: +46.7 points, interval well above 0
+  assert.match(lines[4], /^Held-out accuracy against the base .*GRPO \(with data\) greedy \+20\.0 .*, mean@4 \+25\.0 \[\+25\.0, \+25\.0\] \(\+10\/-0, p 0\.002\); LSP-Zero/);
   assert.match(lines[3], /^LSP keeps more valid queries than LSP-Zero .*: \*\*reproduced\*\* — LSP 96\.7% \(29 \/ 30\), LSP-Zero 50\.0% \(15 \/ 30\), difference \+46\.7 points/);
 });
 
@@ -132,7 +133,7 @@ test('narrative: verdicts follow the intervals, the order follows the numbers, a
 test('doc: tables carry the numbers beside the paper, figures are written next to it and linked', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paper-doc-'));
   const doc = path.join(dir, 'results', 'paper.md');
-  const files = writePaperDoc(doc, results());
+  const files = writePaperDoc(doc, results(), [{ ...results(), seed: 2, out: 'runs/y' }]);
   if (process.env.SHOW_DOC) console.log(fs.readFileSync(doc, 'utf8'));
   const text = fs.readFileSync(doc, 'utf8');
   assert.ok(text.includes('| GRPO (with data) | 60.0 | [55.0, 65.0] | 60 / 0 / 40 | 40.9 |'), 'overall row');
@@ -140,6 +141,7 @@ test('doc: tables carry the numbers beside the paper, figures are written next t
   assert.ok(text.includes('| 1-2 | 10 | 80.0 |'), 'diversity row');
   assert.ok(text.includes('| add 8 | L1 8 |'), 'histograms');
   assert.ok(text.includes('| GRPO (with data) | `models/default` | 6 | 1m30s | 31s |'), 'wall time row');
+  assert.match(text, /Another run of the same command with seed 2 \(`runs\/y`, 2026-01-01, model `models\/default`, budget small\):\n\n- GRPO \(with data\) beats the base/);
   assert.ok(text.includes('## Did the paper\'s claims reproduce?') && text.includes('## Ablation: the challenger reward options'), 'sections');
   assert.ok(text.includes('| LSP | lsp | 6 | 0.0001 | 8 | 4 | exact | invalid-query penalty 1, challenger reward paper, repetition penalty 0.5 |'), 'arm settings row');
   for (const f of files.slice(1)) {

@@ -145,6 +145,7 @@ function program(): Command {
     .option('--grpo-frontier [lo,hi]', "GRPO prompts only from levels where the base model's exact success at temperature 1 is in [lo, hi] (alone: 0.2,0.8; measured once, saved as grpo-frontier.json); default: the budget's (0.2,0.8 for small and full; 0,1 keeps every level)")
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of progress bars')
+    .option('--also <results.json...>', "quote the headline numbers of other finished experiments (e.g. another seed's <out>/results.json) in the doc")
     .action(async (opts) => paperCommand(opts));
   return cli;
 }

@@ -211,7 +211,7 @@ const DIFFERENCES = [
 ];
 
 /** The markdown of the doc; figure files are named relative to it. */
-export function paperMarkdown(r: PaperResults, figures: Figure[]): string {
+export function paperMarkdown(r: PaperResults, figures: Figure[], others: readonly PaperResults[] = []): string {
   const curves = figures.filter((f) => f.file.includes('-curve-'));
   return [
     "# The paper's comparison in the embedded world",
@@ -235,6 +235,12 @@ export function paperMarkdown(r: PaperResults, figures: Figure[]): string {
     '',
     ...claims(r).map((line) => `- ${line}`),
     '',
+    ...others.flatMap((o) => [
+      `Another run of the same command with seed ${o.seed} (\`${o.out}\`, ${o.date.slice(0, 10)}, model \`${o.model}\`, budget ${o.budget}):`,
+      '',
+      ...claims(o).map((line) => `- ${line}`),
+      '',
+    ]),
     '## Win rate against the base',
     '',
     comparisonSection(r, figures.slice(0, 2)),
@@ -281,11 +287,11 @@ export function paperMarkdown(r: PaperResults, figures: Figure[]): string {
 }
 
 /** Writes the doc and its figures (next to it, named after it); returns the files written. */
-export function writePaperDoc(doc: string, r: PaperResults): string[] {
+export function writePaperDoc(doc: string, r: PaperResults, others: readonly PaperResults[] = []): string[] {
   const dir = path.dirname(doc);
   const stem = path.basename(doc, '.md');
   const figures = [...comparisonFigures(r, stem), ...curveFigures(r, stem)];
   for (const f of figures) writeFileAtomic(path.join(dir, f.file), f.svg);
-  writeFileAtomic(doc, paperMarkdown(r, figures));
+  writeFileAtomic(doc, paperMarkdown(r, figures, others));
   return [doc, ...figures.map((f) => path.join(dir, f.file))];
 }

@@ -130,5 +130,10 @@ export function claims(r: PaperResults): string[] {
     lines.push(`LSP keeps more valid queries than LSP-Zero (whole run, 95% interval of the difference above 0): **${ok ? 'reproduced' : 'not reproduced'}** — ` +
       `LSP ${pct(vl.all.share)}% (${vl.all.valid} / ${vl.all.queries}), LSP-Zero ${pct(vz.all.share)}% (${vz.all.valid} / ${vz.all.queries}), difference ${signed(d.diff)} points [${signed(d.lo)}, ${signed(d.hi)}]; last window ${pct(vl.last)}% vs ${pct(vz.last)}%.`);
   }
+  const accuracy = r.arms.filter((a) => a.kind === 'main').flatMap((a) => {
+    const p = overallPaired(r, a.name);
+    return p ? [`${a.label} greedy ${diffCell(p.greedy)}, mean@${r.settings.k} ${diffCell(p.meanK)}`] : [];
+  });
+  if (accuracy.length) lines.push(`Held-out accuracy against the base (paired, points; not one of the paper's claims): ${accuracy.join('; ')}.`);
   return lines;
 }

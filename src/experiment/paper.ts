@@ -42,6 +42,8 @@ export interface PaperOptions {
   quiet?: boolean;
   /** GRPO's frontier filter (levels where the base's exact success at temperature 1 is in [lo, hi]; null = all levels); undefined: the budget's. */
   grpoFrontier?: FrontierRange | null;
+  /** Other experiments' results.json (e.g. another seed) whose headline numbers the doc quotes. */
+  also?: string[];
   /** Receives one line per step (the CLI writes them to stderr). */
   log?: (line: string) => void;
 }
@@ -77,6 +79,7 @@ export function commandLine(o: PaperOptions): string {
   const parts = ['npx selfplay experiment paper', `--model ${o.model}`, `--budget ${o.budget}`, `--seed ${o.seed}`, `--out ${o.out}`, `--doc ${o.doc}`];
   if (o.grpoFrontier) parts.push(`--grpo-frontier ${o.grpoFrontier.lo},${o.grpoFrontier.hi}`);
   if (o.threads !== undefined) parts.push(`--threads ${o.threads}`);
+  if (o.also?.length) parts.push(`--also ${o.also.join(' ')}`);
   return parts.join(' ');
 }
 
@@ -86,6 +89,7 @@ function checkOptions(o: PaperOptions): void {
   if (!fs.existsSync(path.join(o.model, 'config.json'))) {
     throw new InputError(`--model ${o.model}: no config.json; expected an HF model folder (models/default is made by \`selfplay pretrain\`)`);
   }
+  for (const f of o.also ?? []) if (!fs.existsSync(f)) throw new InputError(`--also ${f}: no such file; expected a finished experiment's results.json`);
   if (!o.doc.endsWith('.md')) throw new InputError(`--doc ${o.doc}: expected a markdown file name ending in .md (the SVG figures are written next to it)`);
 }
 
@@ -237,7 +241,8 @@ export async function runPaperExperiment(o: PaperOptions): Promise<PaperOutcome>
     probeSeconds: state.probeSeconds ?? 0,
     sessionSeconds: (performance.now() - wall) / 1000,
   };
-  const files = writePaperDoc(o.doc, results);
+  const others = (o.also ?? []).map((f) => readJson(f) as PaperResults);
+  const files = writePaperDoc(o.doc, results, others);
   writeJsonAtomic(path.join(o.out, 'results.json'), { ...results, arms: results.arms.map(({ metrics: _m, ...rest }) => rest) });
   files.push(path.join(o.out, 'results.json'));
   log(`wrote ${files.join(', ')}`);
