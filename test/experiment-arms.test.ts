@@ -66,7 +66,7 @@ test('budgets: every listed arm exists, GRPO before LSP from GRPO, small keeps t
 });
 
 test('dev set: seeded, distinct, disjoint from the held-out sets and the excluded instances', () => {
-  const levels = [{ family: 'sort', difficulty: 3 }, { family: 'count', difficulty: 2 }];
+  const levels = [{ family: 'sort', difficulty: 3 }, { family: 'add', difficulty: 2 }];
   const a = devPrompts(levels, 20);
   assert.deepEqual(devPrompts(levels, 20), a, 'not deterministic');
   assert.equal(a.length, 40);
@@ -76,7 +76,7 @@ test('dev set: seeded, distinct, disjoint from the held-out sets and the exclude
   assert.equal(keys.filter((k) => held.has(k)).length, 0);
   const b = devPrompts(levels, 20, keys.slice(0, 10));
   assert.equal(b.map((p) => instanceKey(p.instance!)).filter((k) => keys.slice(0, 10).includes(k)).length, 0, 'an excluded instance came back');
-  assert.deepEqual(a.map((p) => [p.instance!.family, p.instance!.difficulty]).slice(19, 21), [['sort', 3], ['count', 2]]);
+  assert.deepEqual(a.map((p) => [p.instance!.family, p.instance!.difficulty]).slice(19, 21), [['sort', 3], ['add', 2]]);
 });
 
 test('sweep doc: one row per run with the paired dev differences', () => {

@@ -107,11 +107,12 @@ export const BUDGETS: Record<Budget, BudgetSpec> = {
     iterations: 2, ablationIterations: 1, N: 2, G: 2, checkpointEvery: 1, arms: ALL_ARMS.map((a) => a.name), train: TRAIN, challenger: CHALLENGER,
     grpoPrompts: 16, grpoFrontier: null, evalItems: 12, evalK: 2, evalMaxTokens: 6, frontierProbe: { items: 1, k: 2 }, maxTokens: { challenger: 12, solver: 6, judge: 12 },
   },
-  // small: 30 iterations of N 8 x G 4 at lr 1e-4 (the sweep's best dev gain per sample, docs/results/sweep.md); LSP costs
-  // ~15 s an iteration on 2 quiet cores (its self-judgement dominates), so the ablation arms get 10 iterations each
+  // small: N 8 x G 4 at lr 1e-4 (the sweep's best dev gain per sample, docs/results/sweep.md); an LSP iteration costs
+  // ~15 s on 2 quiet cores and ~40 s on a loaded one (its self-judgement dominates), so 24 iterations per main arm and
+  // 8 per ablation arm keep the whole budget, evaluation included, under an hour
   small: {
-    iterations: 30, ablationIterations: 10, N: 8, G: 4, checkpointEvery: 10, arms: ['grpo', 'lsp-zero', 'lsp', ...ABLATED.map((o) => `lsp-flip-${o}`)], train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,
-    grpoPrompts: 256, grpoFrontier: { lo: 0.2, hi: 0.8 }, evalItems: 900, evalK: 4, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null,
+    iterations: 24, ablationIterations: 8, N: 8, G: 4, checkpointEvery: 10, arms: ['grpo', 'lsp-zero', 'lsp', ...ABLATED.map((o) => `lsp-flip-${o}`)], train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,
+    grpoPrompts: 256, grpoFrontier: { lo: 0.2, hi: 0.8 }, evalItems: 600, evalK: 4, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null,
   },
   full: {
     iterations: 200, ablationIterations: 100, N: 8, G: 4, checkpointEvery: 20, arms: ALL_ARMS.map((a) => a.name), train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,

@@ -24,8 +24,7 @@ export const SWEEP_RUNS: readonly SweepRun[] = [
   { name: 'grpo-lr1e-4-g4', mode: 'grpo', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 40 } },
   { name: 'grpo-lr3e-5-g8', mode: 'grpo', overrides: { lr: 3e-5, N: 8, G: 8, iterations: 40 } },
   { name: 'lsp-lr3e-5-g4', mode: 'lsp', overrides: { lr: 3e-5, N: 8, G: 4, iterations: 40 } },
-  { name: 'grpo-lr1e-4-g4-120it', mode: 'grpo', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 120 } },
-  { name: 'lsp-lr1e-4-g4', mode: 'lsp', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 40 } },
+  { name: 'grpo-lr1e-4-g4-100it', mode: 'grpo', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 100 } },
 ];
 
 export interface SweepRow extends SweepRun {
