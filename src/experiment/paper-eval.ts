@@ -15,9 +15,9 @@ import { worldPrompts, type EvalPrompt } from '../eval/sets.ts';
 import { summarize, type SubsetStats } from '../eval/stats.ts';
 import { VerifierJudge } from '../eval/judges/verifier.ts';
 import { ChatModel } from '../generate/chat.ts';
-import { Runtime } from '../runtime/runtime.ts';
 import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
 import { LARGE_EVAL_SET_PATH } from '../world/evalset.ts';
+import { experimentRuntime } from './runner.ts';
 
 export interface ModelEval {
   name: string;
@@ -76,7 +76,7 @@ export async function answersOf(o: EvaluateOptions, model: { name: string; dir: 
       return { greedy, samples_I_K };
     }
   }
-  const runtime = new Runtime({ threads: o.threads });
+  const runtime = experimentRuntime(o.threads);
   const started = performance.now();
   try {
     const chat = ChatModel.load(model.dir, runtime, model.name);

@@ -13,6 +13,16 @@ import { claimRunFolder, prepareRunFolder, readJson, writeJsonAtomic } from '../
 import { runSettings } from '../train/settings.ts';
 import { type FrontierRange, frontierLevels, type LevelSuccess, measureLevelSuccess, probeInstructions } from './frontier.ts';
 
+/**
+ * Resident memory (MB) above which an experiment's runtime releases its least recently used sessions. The runtime's
+ * default (a quarter of the machine) let an LSP arm on the default model reach 6 GB and be OOM-killed on a shared
+ * 24 GB machine; 3 GB costs some recompiles, not correctness.
+ */
+export const EXPERIMENT_MEMORY_MB = 3000;
+
+/** The runtime every experiment step uses. */
+export const experimentRuntime = (threads?: number) => new Runtime({ threads, memoryBudgetMB: EXPERIMENT_MEMORY_MB });
+
 export interface FrontierProbe {
   model: string;
   /** The saved measurement (reused when its range matches). */
@@ -36,7 +46,7 @@ export async function measuredFrontier(p: FrontierProbe): Promise<LevelSuccess[]
   if (!levels) {
     const probe = probeInstructions(p.seed + 7919, p.items);
     p.log?.(`frontier: the base model answers ${probe.length} probe instructions ${p.k} times at temperature 1`);
-    const runtime = new Runtime({ threads: p.threads });
+    const runtime = experimentRuntime(p.threads);
     try {
       levels = await measureLevelSuccess(ChatModel.load(p.model, runtime, 'frontier'), probe, p.k, p.seed, p.maxTokens);
     } finally {
@@ -76,7 +86,7 @@ export async function trainRun(name: string, config: TrainConfig, threads: numbe
   const resuming = fs.existsSync(path.join(dir, 'checkpoints'));
   const { continuing } = claimRunFolder(dir, { kind: 'train', intent: 'either', flag: `arm ${name}`, reads: { '--model': config.model } });
   prepareRunFolder(dir, 'train', continuing);
-  const runtime = new Runtime({ threads });
+  const runtime = experimentRuntime(threads);
   const settings = { ...runSettings(config, runtime, threads), savedConfig: config };
   log(`${name}: ${resuming ? 'resuming' : 'training'} ${config.mode} from ${config.model}, ${config.iterations} iterations of N=${config.N} x G=${config.G}, lr ${config.lr}, run folder ${dir}`);
   const started = performance.now();

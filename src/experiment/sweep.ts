@@ -27,6 +27,9 @@ export const SWEEP_RUNS: readonly SweepRun[] = [
   { name: 'grpo-lr1e-4-g4-100it', mode: 'grpo', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 100 } },
 ];
 
+/** What was chosen from the rows, written after reading them (the doc's last section; src/rl/config.ts and arms.ts cite it). */
+export const SWEEP_CHOICES: readonly string[] = [];
+
 export interface SweepRow extends SweepRun {
   trainSeconds: number;
   /** The dev set's overall paired row against the base (greedy, mean@k, maj@k). */
@@ -55,7 +58,7 @@ export function lastMean(metrics: readonly Record<string, unknown>[], key: strin
 }
 
 
-export function sweepMarkdown(r: SweepResults): string {
+export function sweepMarkdown(r: SweepResults, choices: readonly string[] = SWEEP_CHOICES): string {
   const header = ['run', 'mode', 'lr', 'N', 'G', 'iterations', 'train time', 'greedy diff', `mean@${r.k} diff`, `maj@${r.k} diff`, 'valid (last 10)', 'KL solver'];
   const rows = r.rows.map((x) => [
     x.name, x.mode, String(x.overrides.lr), String(x.overrides.N), String(x.overrides.G), String(x.overrides.iterations), `${Math.round(x.trainSeconds)} s`,
@@ -88,5 +91,6 @@ export function sweepMarkdown(r: SweepResults): string {
     `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,
     ...rows.map((x) => `| ${x.join(' | ')} |`),
     '',
+    ...(choices.length ? ['## What was chosen', '', ...choices.map((c) => `- ${c}`), ''] : []),
   ].join('\n');
 }
