@@ -142,15 +142,16 @@ function program(): Command {
     .command('experiment')
     .description("Reproduce the paper's experiments in the embedded world.")
     .command('paper')
-    .description('Base, GRPO with data, LSP-Zero, LSP and LSP from GRPO; each evaluated against the base; writes docs/results/paper.md. Resumable.')
+    .description("The budget's arms (GRPO with data, LSP-Zero, LSP, the reward-option ablation; LSP from GRPO in full); each evaluated against the base with win rates and paired accuracy tests; writes docs/results/paper.md. Resumable.")
     .option('--model <dir>', 'the base model (default models/default)')
     .option('--budget <b>', `small or full (default small); ${budgetHelp()}`)
     .option('--seed <s>', 'seed of every arm, the GRPO prompt set and the evaluation (default 1)', (v) => parseNonNegativeInt(v, '--seed'))
     .option('--out <dir>', 'experiment folder, one run folder per arm (default runs/experiment-paper-<budget>)')
     .option('--doc <file>', 'the write-up; its SVG figures go next to it (default docs/results/paper.md)')
-    .option('--grpo-frontier [lo,hi]', "GRPO prompts only from levels where the base model's exact success at temperature 1 is in [lo, hi] (default 0.2,0.8; measured once, saved as grpo-frontier.json); off by default")
+    .option('--grpo-frontier [lo,hi]', "GRPO prompts only from levels where the base model's exact success at temperature 1 is in [lo, hi] (alone: 0.2,0.8; measured once, saved as grpo-frontier.json); default: the budget's (0.2,0.8 for small and full; 0,1 keeps every level)")
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of progress bars')
+    .option('--also <results.json...>', "quote the headline numbers of other finished experiments (e.g. another seed's <out>/results.json) in the doc")
     .action(async (opts) => paperCommand(opts));
   return cli;
 }
