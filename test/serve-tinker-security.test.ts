@@ -19,6 +19,7 @@ import { FutureStore } from '../src/serve/tinker/futures.ts';
 import { findBaseModels } from '../src/serve/tinker/registry.ts';
 import { type RunningTinkerServer, startTinkerServer, type TinkerServeOptions } from '../src/serve/tinker/server.ts';
 import { checkpointDir, existingInside } from '../src/serve/tinker/state-dir.ts';
+import { finite } from '../src/serve/tinker/train-ops.ts';
 import { call, get, ok, post } from './helpers/tinker-http.ts';
 import { tinyWorldModel } from './helpers/tiny-world-model.ts';
 
@@ -160,4 +161,15 @@ test('bad requests: 400 naming the field, 413 over the body limit, 415, 404 and 
   const seq = await call(url, 'asample', { prompt: { chunks: [{ tokens: [1] }] }, sampling_params: { max_tokens: 2 }, model_path: 'tinker://model_x/sampler_weights/none' });
   assert.equal(seq.category, 'user');
   assert.match(seq.error, /no such checkpoint/);
+});
+
+test('what JSON cannot carry stays out: non-finite metrics are dropped, a datum output with one is {}', () => {
+  const out = finite({
+    loss_fn_output_type: 'importance_sampling',
+    loss_fn_outputs: [{ logprobs: { data: [-1, Number.NEGATIVE_INFINITY], dtype: 'float32' } }, { logprobs: { data: [-2], dtype: 'float32' } }],
+    metrics: { 'loss:sum': Number.NaN, 'tokens:sum': 3, 'logp_diff:max': Number.POSITIVE_INFINITY },
+  });
+  assert.deepEqual(out.metrics, { 'tokens:sum': 3 });
+  assert.deepEqual(out.loss_fn_outputs, [{}, { logprobs: { data: [-2], dtype: 'float32' } }]);
+  assert.ok(!JSON.stringify(out).includes('null'));
 });

@@ -63,6 +63,7 @@ export const SELFPLAY_EXTENSIONS = [
   'batch_sample', //      asample `prompts`: many prompts in one batch, the tokens a local run draws
   'optim_skip', //        optim_step `skip`: drop the accumulated gradient without a step
   'micro_batch', //       loss_fn_config.micro_batch on forward / forward_backward
+  'return_logprobs', //   loss_fn_config.return_logprobs 0: forward_backward skips its per-datum log-probs (one pass less)
   'load_optimizer', //    load_weights `optimizer`: also restore the Adam moments
   'compute_logprobs', //  POST compute_logprobs: batched log-probs of rows, as a local run scores its reference
   'lora_alpha', //        lora_config.alpha

@@ -48,8 +48,10 @@ export const datumSchema = z.strictObject({ model_input: modelInputSchema, loss_
 export type Datum = z.infer<typeof datumSchema>;
 
 /**
- * `loss_fn_config` extension read by `selfplay serve --tinker`: `micro_batch` (rows per forward/backward pass on the
- * server; the same number as a local run's microBatch gives the same float rounding).
+ * `loss_fn_config` extensions read by `selfplay serve --tinker`: `micro_batch` (rows per forward/backward pass on the
+ * server; the same number as a local run's microBatch gives the same float rounding) and `return_logprobs: 0`
+ * (forward_backward leaves loss_fn_outputs empty, `{}` per datum, saving one forward pass; metrics stay).
+ * Metrics that are not finite are left out of the response (JSON has no NaN).
  */
 export const forwardBackwardInputSchema = z.strictObject({ data: z.array(datumSchema), loss_fn: lossFnSchema, loss_fn_config: z.record(z.string(), z.number()).nullish() });
 export type ForwardBackwardInput = z.infer<typeof forwardBackwardInputSchema>;

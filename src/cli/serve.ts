@@ -53,12 +53,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const server = await startServer({
     chat,
     modelId,
-    host,
-    apiKey,
-    port: flags.port ?? 8000,
+    ...listenOptions(flags, host, apiKey),
     defaultMaxTokens: flags.maxTokens,
-    maxBodyBytes: flags.maxBodyMb === undefined ? undefined : Math.round(flags.maxBodyMb * 2 ** 20),
-    log: flags.quiet ? undefined : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
   });
   process.stdout.write(`serving ${modelId} at ${server.url} (OpenAI-compatible: /v1/models, /v1/chat/completions); Ctrl-C stops\n`);
   const signal = await stopSignal();
@@ -70,6 +66,15 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   process.stdout.write(`stopped on ${signal} in ${Date.now() - started} ms\n`);
   if (!settled) process.exit(0);
 }
+
+/** What both servers take from the flags alike: where to listen, the key, the body limit, the request log. */
+const listenOptions = (flags: ServeFlags, host: string, apiKey: string | undefined) => ({
+  host,
+  apiKey,
+  port: flags.port ?? 8000,
+  maxBodyBytes: flags.maxBodyMb === undefined ? undefined : Math.round(flags.maxBodyMb * 2 ** 20),
+  log: flags.quiet ? undefined : (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+});
 
 const stopSignal = () =>
   new Promise<string>((resolve) => {
@@ -88,12 +93,8 @@ async function serveTinker(flags: ServeFlags, host: string, apiKey: string | und
     bases,
     stateDir,
     runtime,
-    host,
-    port: flags.port ?? 8000,
-    apiKey,
-    maxBodyBytes: flags.maxBodyMb === undefined ? undefined : Math.round(flags.maxBodyMb * 2 ** 20),
+    ...listenOptions(flags, host, apiKey),
     limits: flags.maxModels ? { maxModels: flags.maxModels, maxModelsPerClient: flags.maxModels } : undefined,
-    log: flags.quiet ? undefined : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
   });
   const names = server.registry.baseNames().join(', ');
   process.stdout.write(`Tinker API at ${server.url}/api/v1 on ${names}; checkpoints in ${path.resolve(stateDir)}${apiKey ? '; API key required' : ''}; Ctrl-C stops\n`);

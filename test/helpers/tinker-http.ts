@@ -1,19 +1,22 @@
 /** A minimal Tinker HTTP client for the server tests: raw POST/GET, and a call that polls retrieve_future. */
 import assert from 'node:assert/strict';
 
+/** No request of a test waits longer than this (a hung server fails the test instead of hanging it). */
+const TIMEOUT_MS = 120_000;
+
 export interface Reply {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 export async function post(base: string, name: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(`${base}/api/v1/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${base}/api/v1/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(TIMEOUT_MS) });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
 export async function get(base: string, name: string, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(`${base}/api/v1/${name}`, { headers });
+  const res = await fetch(`${base}/api/v1/${name}`, { headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
   return { status: res.status, body: await res.json() };
 }
 

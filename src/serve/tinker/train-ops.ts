@@ -109,6 +109,16 @@ async function outputsOf(m: ServedModel, rows: { promptIds: number[]; tokens: nu
   return out.map((data) => ({ logprobs: { data, dtype: 'float32' as const, shape: [data.length] } }));
 }
 
+/**
+ * JSON has no NaN or Infinity: a metric that is not finite is left out (a client reads its absence as not finite),
+ * and so is a datum's output holding such a value (`{}`).
+ */
+export function finite(out: ForwardBackwardOutput): ForwardBackwardOutput {
+  const metrics = Object.fromEntries(Object.entries(out.metrics).filter(([, v]) => Number.isFinite(v)));
+  const loss_fn_outputs = out.loss_fn_outputs.map((o) => (Object.values(o).every((t) => t.data.every(Number.isFinite)) ? o : {}));
+  return { ...out, metrics, loss_fn_outputs };
+}
+
 /** Checked before the work is queued: the loss is one this server computes and every datum converts. */
 export function checkTrainInput(input: ForwardBackwardInput, field: string): void {
   if (input.loss_fn === 'ppo') throw new RequestError(`${field}.loss_fn: ppo is not supported by this server (cross_entropy, importance_sampling)`, `${field}.loss_fn`);
@@ -128,12 +138,12 @@ export async function forwardBackward(m: ServedModel, input: ForwardBackwardInpu
     const { rows, of, seqs } = importanceRows(input.data);
     const outputs = wantOutputs ? await outputsOf(m, rows, of, seqs, mb) : seqs.map(() => ({}));
     const r = rows.length ? await m.backend.forwardBackward(rows, 'importance_sampling', mb) : { loss: 0, logpDiff: 0, tokens: 0 };
-    return { loss_fn_output_type: 'importance_sampling', loss_fn_outputs: outputs, metrics: { 'loss:sum': r.loss, 'logp_diff:max': r.logpDiff, 'tokens:sum': r.tokens } };
+    return finite({ loss_fn_output_type: 'importance_sampling', loss_fn_outputs: outputs, metrics: { 'loss:sum': r.loss, 'logp_diff:max': r.logpDiff, 'tokens:sum': r.tokens } });
   }
   const { rows, of, seqs } = crossEntropyRows(input.data, 'forward_backward_input');
   const outputs = wantOutputs ? await outputsOf(m, rows, of, seqs, mb) : seqs.map(() => ({}));
   const r = rows.length ? await m.backend.forwardBackwardCrossEntropy(rows, mb) : { loss: 0, tokens: 0 };
-  return { loss_fn_output_type: 'cross_entropy', loss_fn_outputs: outputs, metrics: { 'loss:sum': r.loss, 'tokens:sum': r.tokens } };
+  return finite({ loss_fn_output_type: 'cross_entropy', loss_fn_outputs: outputs, metrics: { 'loss:sum': r.loss, 'tokens:sum': r.tokens } });
 }
 
 /** forward: the same log-probs and loss as forward_backward, without gradients. */
@@ -147,13 +157,13 @@ export async function forward(m: ServedModel, input: ForwardBackwardInput): Prom
       const lp = outputs[of[j]].logprobs.data[r.promptIds.length - 1 + k];
       loss -= Math.exp(lp - r.samplerLogprobs[k]) * r.tokenAdvantages![k];
     }));
-    return { loss_fn_output_type: 'importance_sampling', loss_fn_outputs: outputs, metrics: { 'loss:sum': loss } };
+    return finite({ loss_fn_output_type: 'importance_sampling', loss_fn_outputs: outputs, metrics: { 'loss:sum': loss } });
   }
   const { rows, of, seqs } = crossEntropyRows(input.data, 'forward_input');
   const outputs = await outputsOf(m, rows, of, seqs, mb);
   let loss = 0;
   rows.forEach((r, j) => r.tokens.forEach((_, k) => (loss -= r.weights[k] * outputs[of[j]].logprobs.data[r.promptIds.length - 1 + k])));
-  return { loss_fn_output_type: 'cross_entropy', loss_fn_outputs: outputs, metrics: { 'loss:sum': loss } };
+  return finite({ loss_fn_output_type: 'cross_entropy', loss_fn_outputs: outputs, metrics: { 'loss:sum': loss } });
 }
 
 /**
