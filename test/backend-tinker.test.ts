@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
-import { TinkerBackend } from '../src/backend/tinker.ts';
+import { requestChunks, TinkerBackend } from '../src/backend/tinker.ts';
 import { InputError, ModelFormatError, RemoteError } from '../src/errors.ts';
 import { FakeTinker } from './helpers/fake-tinker.ts';
 
@@ -179,4 +179,14 @@ test('full fine-tuning needs the service\'s full_finetune; an unknown --base-mod
   const other = backend({ lora: { ...lora, rank: 8 } });
   fake.on('/api/v1/get_info', () => ({ body: { model_id: 'm1', model_data: {}, lora_rank: 4, is_lora: true } }));
   await assert.rejects(other.connect(), (e: Error) => e instanceof RemoteError && /get_info: model m1 has LoRA rank 4, asked for 8/.test(e.message));
+});
+
+test('a batch too large for one request is split at whole micro-batches; a small one is one request', () => {
+  const row = (n: number) => ({ promptIds: [1], tokens: new Array<number>(n).fill(2) });
+  const small = Array.from({ length: 32 }, () => row(64));
+  assert.deepEqual(requestChunks(small, 8), [small]);
+  const big = Array.from({ length: 40 }, () => row(20_000)); // ~2 MB each by the estimate: 8 per 16 MiB request
+  const chunks = requestChunks(big, 4);
+  assert.deepEqual(chunks.map((c) => c.length), [8, 8, 8, 8, 8]);
+  assert.deepEqual(chunks.flat(), big);
 });

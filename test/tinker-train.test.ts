@@ -5,13 +5,15 @@
  * - the remote run's metrics.jsonl equals a local run of the same seed and settings within 1e-4 per value (the local
  *   run with policyLoss importance_sampling: the loss the Tinker API computes, with the KL folded in);
  * - the service dies in iteration 2: one clear line, no stack, and the run folder keeps iteration 1's checkpoint;
- * - the service is restarted on the same --state-dir (another port) and --resume continues to the same metrics.
+ * - the service is restarted on the same --state-dir (another port) and --resume continues to the same metrics;
+ * - a service that does not answer at the start stops the run before anything is written.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { run, runOk, TINY, tmp } from './reliability/run-cli.ts';
+import { FakeTinker } from './helpers/fake-tinker.ts';
 import { dyingProxy, metricsMaxDiff, startTinkerServer, type TinkerServer } from './helpers/tinker-run.ts';
 
 const dir = tmp('tinker-train');
@@ -56,4 +58,16 @@ test('a remote run equals the local one, survives the service dying mid-run, and
   const { max, at } = metricsMaxDiff(local, remote);
   console.log(`  remote (with a lost service and a resume) vs local metrics: max abs diff ${max.toExponential(2)} at ${at}`);
   assert.ok(max <= 1e-4, `max abs diff ${max} > 1e-4 at ${at}`);
+});
+
+test('a service that does not answer at the start: one line naming it, and no run folder is made', async () => {
+  const gone = await FakeTinker.start();
+  const url = gone.url;
+  await gone.close();
+  const out = path.join(dir, 'never');
+  const r = await run(['train', ...common, '--remote-retries', '1', '--backend', `tinker:${url}`, '--out', out]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /error: tinker GET \/api\/v1\/healthz: connection failed \(ECONNREFUSED\); gave up after 2 tries/);
+  assert.ok(!/\n\s+at /.test(r.stderr), r.stderr);
+  assert.ok(!fs.existsSync(out));
 });

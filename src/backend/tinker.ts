@@ -195,9 +195,12 @@ export class TinkerBackend implements PolicyBackend {
   /** log pi_ref of each row's tokens: the frozen base scores prompt + tokens (compute_logprobs, or prompt_logprobs per row). */
   private async referenceLogprobs(rows: { promptIds: number[]; tokens: number[] }[], microBatch: number): Promise<number[][]> {
     if (this.has('compute_logprobs')) {
-      const r = await this.req('compute_logprobs', { base_model: this.base, rows: rows.map((x) => ({ prompt: x.promptIds, tokens: x.tokens })), micro_batch: microBatch }, w.computeRowLogprobsResponseSchema);
-      const out = r.logprobs;
-      rows.forEach((x, i) => this.checkLength(out[i]?.length, x.tokens.length, `compute_logprobs row ${i}`));
+      const out: number[][] = [];
+      for (const chunk of requestChunks(rows, microBatch)) {
+        const r = await this.req('compute_logprobs', { base_model: this.base, rows: chunk.map((x) => ({ prompt: x.promptIds, tokens: x.tokens })), micro_batch: microBatch }, w.computeRowLogprobsResponseSchema);
+        chunk.forEach((x, i) => this.checkLength(r.logprobs[i]?.length, x.tokens.length, `compute_logprobs row ${out.length + i}`));
+        out.push(...r.logprobs.slice(0, chunk.length));
+      }
       return out;
     }
     return mapConcurrent(rows, this.o.concurrency ?? 64, async (x, i) => {
@@ -218,23 +221,20 @@ export class TinkerBackend implements PolicyBackend {
   /** One forward_backward with every row as an importance_sampling datum; the gradient accumulates on the service. */
   async forwardBackward(rows: TrainRow[], loss: LossName, microBatch: number): Promise<ForwardBackwardResult> {
     if (loss !== 'importance_sampling') throw new InputError(`the Tinker API trains with importance_sampling (per-token advantages), not ${loss}; set policyLoss auto or importance_sampling`);
-    const data = rows.map(importanceSamplingDatum);
-    const r = await this.training('forward_backward', {
-      model_id: this.modelId,
-      forward_backward_input: { data, loss_fn: 'importance_sampling', loss_fn_config: this.has('micro_batch') ? { micro_batch: microBatch } : null },
-    }, w.forwardBackwardOutputSchema);
-    const where = `tinker ${TINKER_ENDPOINTS.forward_backward.path} response`;
-    // a non-finite loss cannot travel in JSON: no loss:sum then, and the loop skips the update
-    const lossSum = r.metrics['loss:sum'] ?? NaN;
-    let logpDiff = r.metrics['logp_diff:max'] ?? 0;
-    rows.forEach((row, i) => {
-      if (r.metrics['logp_diff:max'] !== undefined) return;
-      const lp = r.loss_fn_outputs[i]?.logprobs?.data;
-      if (!lp || lp.length !== row.promptIds.length - 1 + row.tokens.length) throw new RemoteError(`${where}: loss_fn_outputs.${i}.logprobs: expected one log-prob per target token`);
-      row.tokens.forEach((_, k) => (logpDiff = Math.max(logpDiff, Math.abs(lp[row.promptIds.length - 1 + k] - row.samplerLogprobs[k]))));
-    });
-    return { loss: lossSum, logpDiff, tokens: rows.reduce((a, x) => a + x.tokens.length, 0) };
+    const out: ForwardBackwardResult = { loss: 0, logpDiff: 0, tokens: 0 };
+    for (const chunk of requestChunks(rows, microBatch)) {
+      const r = await this.training('forward_backward', {
+        model_id: this.modelId,
+        forward_backward_input: { data: chunk.map(importanceSamplingDatum), loss_fn: 'importance_sampling', loss_fn_config: this.has('micro_batch') ? { micro_batch: microBatch } : null },
+      }, w.forwardBackwardOutputSchema);
+      // a non-finite loss cannot travel in JSON: no loss:sum then, and the loop skips the update
+      out.loss += r.metrics['loss:sum'] ?? NaN;
+      out.logpDiff = Math.max(out.logpDiff, r.metrics['logp_diff:max'] ?? logpDiffOf(chunk, r));
+      out.tokens += chunk.reduce((a, x) => a + x.tokens.length, 0);
+    }
+    return out;
   }
+
 
   /** Weighted next-token NLL (Tinker's cross_entropy): prompt positions weigh 0, token k of a row weighs weights[k]. */
   async forwardBackwardCrossEntropy(rows: CrossEntropyRow[], microBatch: number): Promise<{ loss: number; tokens: number }> {
@@ -326,4 +326,43 @@ export class TinkerBackend implements PolicyBackend {
   exportHf(): void {
     throw new InputError(`a remote run's model stays on the service (${this.samplerPath}); see remote-model.json in the run folder`);
   }
+}
+
+/** A request body stays under this (servers refuse large bodies: serve --tinker 64 MiB by default). */
+const MAX_REQUEST_BYTES = 16 << 20;
+/** JSON bytes per token position of a datum, generously (ids, targets, two float arrays). */
+const BYTES_PER_POSITION = 100;
+
+/**
+ * Rows split into requests under MAX_REQUEST_BYTES, cut at whole micro-batches; gradients accumulate on the service,
+ * so several requests train exactly as one. A small batch (every LSP batch of the default settings) is one request.
+ */
+export function requestChunks<T extends { promptIds: number[]; tokens: number[] }>(rows: T[], microBatch: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i += microBatch) {
+    const mb = rows.slice(i, i + microBatch);
+    const cost = mb.reduce((a, r) => a + (r.promptIds.length + r.tokens.length) * BYTES_PER_POSITION, 0);
+    if (current.length && bytes + cost > MAX_REQUEST_BYTES) {
+      chunks.push(current);
+      [current, bytes] = [[], 0];
+    }
+    current.push(...mb);
+    bytes += cost;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
+/** Max |train-path log-prob - sampler log-prob| from loss_fn_outputs, when the service reports no logp_diff:max. */
+function logpDiffOf(rows: TrainRow[], r: w.ForwardBackwardOutput): number {
+  let diff = 0;
+  rows.forEach((row, i) => {
+    const lp = r.loss_fn_outputs[i]?.logprobs?.data;
+    const T = row.promptIds.length - 1 + row.tokens.length;
+    if (!lp || lp.length !== T) throw new RemoteError(`tinker ${TINKER_ENDPOINTS.forward_backward.path} response: loss_fn_outputs.${i}.logprobs: expected ${T} log-probs (one per target token)`);
+    row.tokens.forEach((_, k) => (diff = Math.max(diff, Math.abs(lp[row.promptIds.length - 1 + k] - row.samplerLogprobs[k]))));
+  });
+  return diff;
 }
