@@ -190,3 +190,15 @@ test('a batch too large for one request is split at whole micro-batches; a small
   assert.deepEqual(chunks.map((c) => c.length), [8, 8, 8, 8, 8]);
   assert.deepEqual(chunks.flat(), big);
 });
+
+test('forwardBackwardCrossEntropy sends cross_entropy datums: prompt positions weigh 0, then the row\'s weights', async () => {
+  const b = backend();
+  await b.connect();
+  answers.set('/api/v1/forward_backward', () => ({ loss_fn_output_type: 'cross_entropy', loss_fn_outputs: [], metrics: { 'loss:sum': 1.25 } }));
+  assert.deepEqual(await b.forwardBackwardCrossEntropy([{ promptIds: [5, 6], tokens: [7, 8], weights: [0.5, 0.5] }], 4), { loss: 1.25, tokens: 2 });
+  const input = bodies('forward_backward')[0].forward_backward_input;
+  assert.equal(input.loss_fn, 'cross_entropy');
+  assert.deepEqual(input.data[0].model_input.chunks[0].tokens, [5, 6, 7]);
+  assert.deepEqual(input.data[0].loss_fn_inputs.target_tokens.data, [6, 7, 8]);
+  assert.deepEqual(input.data[0].loss_fn_inputs.weights.data, [0, 0.5, 0.5]);
+});
