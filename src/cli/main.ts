@@ -89,14 +89,19 @@ function program(): Command {
     .action(async (opts) => evalCommand(opts));
   cli
     .command('serve')
-    .description('Serve a chat model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions), batching concurrent requests.')
-    .requiredOption('--model <dir>', 'HF-format model folder with tokenizer and chat template')
+    .description('Serve a chat model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions), batching concurrent requests; with --tinker, serve the Tinker training API instead (docs/tinker-server.md).')
+    .option('--model <dir>', 'HF-format model folder with tokenizer and chat template (with --tinker: a base model clients may train, by folder name; repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--tinker', 'serve the Tinker training API (create_model, forward_backward, optim_step, asample, save/load weights, futures) on the --model / --model-dir base models, so a Tinker client trains on this CPU')
+    .option('--model-dir <root>', 'with --tinker: every subfolder of <root> holding a config.json is a base model, by folder name (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--state-dir <dir>', 'with --tinker: where save_weights and save_weights_for_sampler write (default runs/tinker-state); nothing is written outside it')
+    .option('--max-models <n>', 'with --tinker: models held at once, each a policy + reference in memory (default 4)', (v) => parsePositiveInt(v, '--max-models'))
+    .option('--api-key <key>', 'require this key on every request (X-API-Key or Authorization: Bearer); needed for a non-loopback --host; or set SELFPLAY_API_KEY')
     .option('--port <p>', 'TCP port (default 8000; 0 = any free port)', (v) => parseNonNegativeInt(v, '--port'))
-    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only; any other address needs --api-key)')
     .option('--name <id>', 'model id in the API (default: the folder name)')
     .option('--chat-template <file>', "Jinja chat template file to use instead of the model folder's own (for tokenizers that ship none)")
     .option('--max-tokens <m>', 'completion budget when a request sets none (default 512)', (v) => parsePositiveInt(v, '--max-tokens'))
-    .option('--max-body-mb <n>', 'largest request body in MiB (default 2); larger bodies get 413 before they are read', (v) => parsePositiveInt(v, '--max-body-mb'))
+    .option('--max-body-mb <n>', 'largest request body in MiB (default 2; 64 with --tinker); larger bodies get 413 before they are read', (v) => parsePositiveInt(v, '--max-body-mb'))
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'no log line per request')
     .action(async (opts) => serveCommand(opts));
@@ -117,7 +122,8 @@ function program(): Command {
     .description('LSP self-play: the model plays challenger and solver and improves itself (default: LSP on models/default).')
     .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .option('--api-key <key>', 'with --backend tinker:URL: the service\'s API key (default: the TINKER_API_KEY environment variable); never saved in the run folder');
   for (const f of configFlags()) {
     trainCmd.option(f.flag, f.description);
     if (f.negate) trainCmd.option(f.negate, `turn ${f.flag} off`);
