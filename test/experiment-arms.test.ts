@@ -4,10 +4,14 @@
  * disjoint from the held-out sets; the sweep's doc renders its rows.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { pairedRows } from '../src/eval/accuracy.ts';
 import { ABLATED, ABLATION_ON, ALL_ARMS, armConfig, BUDGETS, budgetArms, type BudgetSpec, flipped } from '../src/experiment/arms.ts';
 import { devPrompts } from '../src/experiment/dev.ts';
+import { checkSavedConfig } from '../src/experiment/runner.ts';
 import { sweepMarkdown } from '../src/experiment/sweep.ts';
 import { trainConfigSchema } from '../src/rl/config.ts';
 import { evalInstanceKeys } from '../src/world/evalset.ts';
@@ -92,4 +96,15 @@ test('sweep doc: one row per run with the paired dev differences', () => {
   assert.ok(text.includes('sort L3 (62.5%)'), text);
   assert.ok(text.includes('Base on the dev set: greedy 25.0%, mean@4 25.0%, maj@4 25.0%.'), text);
   assert.match(text, /\| grpo-a \| grpo \| 0\.0001 \| 8 \| 4 \| 40 \| 80 s \| \+25\.0 \[[+\d.]+, \+[\d.]+\] \(\+2\/-0, p 0\.500\) \| \+25\.0 \[\+25\.0, \+25\.0\] \(\+8\/-0, p 0\.008\) \| .* \| – \| 0\.050 \|/);
+});
+
+test('resume check: a setting added to the schema after the save passes at its default; a changed one is named', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arm-saved-'));
+  const config = armConfig(BUDGETS.small, arm('lsp'), { ...run, out: dir });
+  const { microBatch: _dropped, ...older } = config as unknown as Record<string, unknown>; // as if saved before microBatch existed
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(older));
+  checkSavedConfig(dir, config);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...older, lr: 5e-5 }));
+  assert.throws(() => checkSavedConfig(dir, config), /differs from this experiment in lr; choose another --out/);
+  assert.throws(() => checkSavedConfig(dir, { ...config, microBatch: 7 }), /differs from this experiment in lr, microBatch; /);
 });

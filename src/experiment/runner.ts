@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
 import { ChatModel } from '../generate/chat.ts';
-import type { TrainConfig } from '../rl/config.ts';
+import { trainConfigSchema, type TrainConfig } from '../rl/config.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { train } from '../train/lsp.ts';
 import { claimRunFolder, prepareRunFolder, readJson, writeJsonAtomic } from '../train/run-folder.ts';
@@ -69,7 +69,10 @@ export function checkSavedConfig(dir: string, config: TrainConfig): void {
   const now = config as unknown as Record<string, unknown>;
   // folders compare as absolute paths, so `runs/x` and `./runs/x` (or its absolute form) are the same run
   const same = (k: string) => (PATH_FIELDS.has(k) && typeof saved[k] === 'string' && typeof now[k] === 'string' ? path.resolve(saved[k]) === path.resolve(now[k]) : JSON.stringify(saved[k]) === JSON.stringify(now[k]));
-  const differ = Object.keys({ ...saved, ...now }).filter((k) => k !== 'quiet' && !same(k));
+  // a setting added to the schema after the run was saved is absent there: equal when it holds its default
+  const defaults = trainConfigSchema.parse({}) as Record<string, unknown>;
+  const newDefault = (k: string) => !(k in saved) && JSON.stringify(now[k]) === JSON.stringify(defaults[k]);
+  const differ = Object.keys({ ...saved, ...now }).filter((k) => k !== 'quiet' && !same(k) && !newDefault(k));
   if (differ.length) throw new InputError(`${file}: the saved run differs from this experiment in ${differ.join(', ')}; choose another --out`);
 }
 
