@@ -5,7 +5,7 @@
  * same tokens come from {@link referenceLogprobs}. Rows whose prompts share a long prefix (the challenger's Box 1
  * text) compute it once per micro-batch (src/model/prefix-graph.ts).
  */
-import { sharedPrefixLength } from '../generate/generator.ts';
+import { commonPrefixLength, sharedPrefixLength } from '../generate/generator.ts';
 import { ModelEngine, padBatch, T_BUCKET } from '../model/engine.ts';
 import { InputError } from '../errors.ts';
 import { type LossSpec, weightedNll } from '../model/graphs.ts';
@@ -152,17 +152,6 @@ export async function policyGradient(
     });
   }
   return { loss: total, grads, logpDiff, tokens };
-}
-
-/** Length of the longest prefix every sequence starts with (all of a sequence can be the prefix). */
-export function commonPrefixLength(seqs: number[][]): number {
-  let n = Math.min(...seqs.map((s) => s.length));
-  for (const s of seqs) {
-    let i = 0;
-    while (i < n && s[i] === seqs[0][i]) i++;
-    n = i;
-  }
-  return n;
 }
 
 /**

@@ -259,6 +259,17 @@ function newTokenBias(counts: number[], N: number, R: number): Float32Array {
   return bias;
 }
 
+/** Length of the longest prefix every sequence starts with (all of a sequence can be the prefix). */
+export function commonPrefixLength(seqs: number[][]): number {
+  let n = Math.min(...seqs.map((s) => s.length));
+  for (const s of seqs) {
+    let i = 0;
+    while (i < n && s[i] === seqs[0][i]) i++;
+    n = i;
+  }
+  return n;
+}
+
 /** Longest common prefix of all prompts, leaving at least one token of each to prefill with its row. */
 export function sharedPrefixLength(prompts: number[][]): number {
   const minLen = Math.min(...prompts.map((p) => p.length));
