@@ -11,6 +11,7 @@
  */
 import type { z } from 'zod';
 import { RemoteError } from '../errors.ts';
+import { retryAfterMs, sleep } from '../util/concurrent.ts';
 
 export interface TinkerHttpOptions {
   /** The service's root (`http://127.0.0.1:8000`); endpoints are paths under it (`/api/v1/...`). */
@@ -51,8 +52,6 @@ class Failure extends Error {
 /** Error codes of a connection the server never accepted: nothing was sent. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The server's own message (FastAPI's `detail`, or `error`/`message`), else the start of the body; on one line. */
 export function detailOf(text: string): string {
   let shown = text;
@@ -82,11 +81,6 @@ function networkFailure(e: unknown, timeoutMs: number): Failure {
   const code = err.cause?.code;
   const why = code ?? err.cause?.message ?? err.message;
   return new Failure(`connection failed (${why})`, true, code !== undefined && NOT_SENT.has(code));
-}
-
-function retryAfter(res: Response): number | undefined {
-  const v = Number(res.headers.get('retry-after'));
-  return res.headers.has('retry-after') && Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
 }
 
 export interface FutureOptions {
@@ -197,7 +191,7 @@ export class TinkerHttp {
       throw networkFailure(e, timeoutMs);
     }
     if (poll && res.status === 408) return PENDING;
-    if (!res.ok) throw statusFailure(res.status, text, retryAfter(res));
+    if (!res.ok) throw statusFailure(res.status, text, retryAfterMs(res));
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -4,6 +4,7 @@
  * Retry-After header); any other failure is a JudgeError naming the URL, the status and the server's message.
  */
 import { JudgeError } from '../errors.ts';
+import { retryAfterMs, sleep } from '../util/concurrent.ts';
 
 export { mapConcurrent } from '../util/concurrent.ts';
 
@@ -41,8 +42,6 @@ class Transient extends Error {
     super(message);
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ChatClient {
   readonly endpoint: string;
@@ -95,16 +94,10 @@ export class ChatClient {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
       throw new Transient(`${(e as Error).message}${cause ? ` (${cause})` : ''}`);
     }
-    if (res.status === 429 || res.status >= 500) throw new Transient(`HTTP ${res.status}: ${snippet(text)}`, retryAfter(res));
+    if (res.status === 429 || res.status >= 500) throw new Transient(`HTTP ${res.status}: ${snippet(text)}`, retryAfterMs(res));
     if (!res.ok) throw new JudgeError(`${this.endpoint}: HTTP ${res.status}: ${snippet(text)}`);
     return firstChoiceContent(text, this.endpoint);
   }
-}
-
-/** Retry-After in seconds (the HTTP-date form is ignored). */
-function retryAfter(res: Response): number | undefined {
-  const v = Number(res.headers.get('retry-after'));
-  return res.headers.has('retry-after') && Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
 }
 
 /** The server's error message when it sent OpenAI's `{"error": {"message"}}`, else the start of the body; on one line. */
