@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { CHECKPOINT_NAME } from '../../backend/tinker-schemas.ts';
 import { RequestError } from '../protocol.ts';
 import { UserFault } from './futures.ts';
+import { isInside } from '../../util/fs.ts';
 
 /** Model ids this server makes (`model_<hex>`) and accepts in tinker:// paths. */
 export const MODEL_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -23,14 +24,8 @@ export function checkpointDir(root: string, modelId: string, kind: CheckpointKin
   if (!CHECKPOINT_NAME.test(name)) throw new RequestError(`${field}: checkpoint name ${JSON.stringify(name.slice(0, 80))} must be 1-128 of A-Z a-z 0-9 _ - . without ".."`, field);
   const base = path.resolve(root);
   const dir = path.resolve(base, modelId, kind, name);
-  if (!isInside(base, dir)) throw new RequestError(`${field}: resolves outside the state dir`, field);
+  if (!isInside(dir, base)) throw new RequestError(`${field}: resolves outside the state dir`, field);
   return dir;
-}
-
-/** True when `p` is `root` itself or below it (both absolute and resolved). */
-export function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /**
@@ -44,7 +39,7 @@ export function existingInside(root: string, dir: string, what: string): string 
   } catch {
     throw new UserFault(`${what}: no such checkpoint on this server`);
   }
-  if (!isInside(fs.realpathSync(root), real)) throw new UserFault(`${what}: resolves outside the state dir`);
+  if (!isInside(real, fs.realpathSync(root))) throw new UserFault(`${what}: resolves outside the state dir`);
   return real;
 }
 
@@ -53,7 +48,7 @@ export function checkWritable(root: string, dir: string, what: string): void {
   const realRoot = fs.realpathSync(root);
   let p = path.dirname(dir);
   while (!fs.existsSync(p)) p = path.dirname(p);
-  if (!isInside(realRoot, fs.realpathSync(p))) throw new UserFault(`${what}: resolves outside the state dir`);
+  if (!isInside(fs.realpathSync(p), realRoot)) throw new UserFault(`${what}: resolves outside the state dir`);
   if (fs.existsSync(dir) && fs.lstatSync(dir).isSymbolicLink()) throw new UserFault(`${what}: is a symbolic link; refusing to write through it`);
 }
 
