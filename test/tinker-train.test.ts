@@ -11,23 +11,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { run, runOk, TINY, tmp } from './reliability/run-cli.ts';
 import { FakeTinker } from './helpers/fake-tinker.ts';
-import { dyingProxy, metricsMaxDiff, startTinkerServer, type TinkerServer } from './helpers/tinker-run.ts';
+import { dyingProxy, metricsMaxDiff, tinkerServiceForFile } from './helpers/tinker-run.ts';
 
 const dir = tmp('tinker-train');
-const stateDir = path.join(dir, 'state');
 const common = [...TINY, '--seed', '5', '--checkpoint-every', '1', '--threads', '1'];
-let server: TinkerServer | null = null;
-
-before(async () => {
-  server = await startTinkerServer(stateDir);
-});
-after(async () => {
-  await server?.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const service = tinkerServiceForFile(dir);
 
 test('a remote run equals the local one, survives the service dying mid-run, and resumes on the restarted service', async () => {
   const local = path.join(dir, 'local');
@@ -35,7 +26,7 @@ test('a remote run equals the local one, survives the service dying mid-run, and
   await runOk(['train', ...common, '--iterations', '2', '--policy-loss', 'importance_sampling', '--out', local]);
 
   // the service is lost in iteration 2 (after one optim_step): the run stops with one line and keeps iteration 1
-  const proxy = await dyingProxy(server!.url, 1);
+  const proxy = await dyingProxy(service.url, 1);
   const lost = await run(['train', ...common, '--iterations', '2', '--remote-retries', '1', '--backend', `tinker:${proxy.url}`, '--out', remote]);
   await proxy.close();
   assert.equal(lost.code, 1, lost.stderr);
@@ -48,9 +39,8 @@ test('a remote run equals the local one, survives the service dying mid-run, and
   assert.ok(fs.existsSync(path.join(remote, 'checkpoints', 'iter-000001', 'remote.json')));
 
   // the service crashes and comes back on another port with its state: the run resumes from iteration 1
-  await server!.kill();
-  server = await startTinkerServer(stateDir);
-  const resumed = await runOk(['train', '--resume', remote, '--backend', `tinker:${server.url}`, '--threads', '1']);
+  await service.restart();
+  const resumed = await runOk(['train', '--resume', remote, '--backend', `tinker:${service.url}`, '--threads', '1']);
   assert.match(resumed.stderr, /resume: continuing from iter-000001/);
   const saved = JSON.parse(fs.readFileSync(path.join(remote, 'remote-model.json'), 'utf8'));
   assert.match(saved.sampler, /^tinker:\/\/.+\/sampler_weights\//);

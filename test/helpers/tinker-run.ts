@@ -4,9 +4,11 @@
  * between two runs' metrics.jsonl (timings excluded).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { startTinkerServer as startServer, type TinkerServerProcess } from '../../bench/remote.ts';
 import { readJsonl } from '../../src/train/run-folder.ts';
 
@@ -16,6 +18,36 @@ export type TinkerServer = TinkerServerProcess;
 
 /** `selfplay serve --tinker --model models/default --state-dir <stateDir> --port 0 --threads 1`; resolves once it listens. */
 export const startTinkerServer = (stateDir: string): Promise<TinkerServer> => startServer(path.join(root, 'models', 'default'), stateDir, 1);
+
+/** The service of one test file, on `<dir>/state`: started in before(); killed, and `dir` removed, in after(). */
+export interface FileTinkerService {
+  readonly url: string;
+  /** Kills the service (SIGKILL) and starts another on the same --state-dir (another port). */
+  restart(): Promise<void>;
+}
+
+export function tinkerServiceForFile(dir: string): FileTinkerService {
+  const stateDir = path.join(dir, 'state');
+  let server: TinkerServer | null = null;
+  before(async () => {
+    server = await startTinkerServer(stateDir);
+  });
+  after(async () => {
+    await server?.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get url() {
+      if (!server) throw new Error('the tinker service is not running');
+      return server.url;
+    },
+    async restart() {
+      await server?.kill();
+      server = null;
+      server = await startTinkerServer(stateDir);
+    },
+  };
+}
 
 export interface DyingProxy {
   url: string;
@@ -65,6 +97,7 @@ export function metricsMaxDiff(a: string, b: string, rows?: number): { max: numb
   const ma = readJsonl(path.join(a, 'metrics.jsonl')).slice(0, rows);
   const mb = readJsonl(path.join(b, 'metrics.jsonl')).slice(0, rows);
   assert.equal(ma.length, mb.length, `metrics.jsonl: ${ma.length} vs ${mb.length} records`);
+  assert.ok(ma.length > 0, `${path.join(a, 'metrics.jsonl')}: no records to compare`);
   let max = 0;
   let at = '(none)';
   ma.forEach((ra, i) => {

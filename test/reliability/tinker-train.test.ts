@@ -7,24 +7,14 @@
  * equal to the local run. A few minutes on 2 cores; the tiny version is in npm test (test/tinker-train.test.ts).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { metricsMaxDiff, startTinkerServer, type TinkerServer } from '../helpers/tinker-run.ts';
+import { test } from 'node:test';
+import { metricsMaxDiff, tinkerServiceForFile } from '../helpers/tinker-run.ts';
 import { runOk, tmp } from './run-cli.ts';
 
 const dir = tmp('tinker-accept');
-const stateDir = path.join(dir, 'state');
 const common = ['--seed', '3', '--quiet', '--threads', '1', '--checkpoint-every', '1'];
-let server: TinkerServer | null = null;
-
-before(async () => {
-  server = await startTinkerServer(stateDir);
-});
-after(async () => {
-  await server?.kill();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const service = tinkerServiceForFile(dir);
 
 function expectSame(local: string, remote: string, rows: number, what: string): void {
   const { max, at } = metricsMaxDiff(local, remote, rows);
@@ -36,12 +26,11 @@ test('3 remote LSP iterations equal the local run; after the service is killed a
   const local = path.join(dir, 'local');
   const remote = path.join(dir, 'remote');
   await runOk(['train', ...common, '--iterations', '4', '--policy-loss', 'importance_sampling', '--out', local]);
-  await runOk(['train', ...common, '--iterations', '3', '--backend', `tinker:${server!.url}`, '--out', remote]);
+  await runOk(['train', ...common, '--iterations', '3', '--backend', `tinker:${service.url}`, '--out', remote]);
   expectSame(local, remote, 3, '3 iterations, remote vs local');
 
-  await server!.kill();
-  server = await startTinkerServer(stateDir);
-  const resumed = await runOk(['train', '--resume', remote, '--iterations', '4', '--backend', `tinker:${server.url}`, '--threads', '1']);
+  await service.restart();
+  const resumed = await runOk(['train', '--resume', remote, '--iterations', '4', '--backend', `tinker:${service.url}`, '--threads', '1']);
   assert.match(resumed.stderr, /resume: continuing from iter-000003/);
   expectSame(local, remote, 4, 'resumed on the restarted service to 4 iterations, remote vs local');
 });
