@@ -1,6 +1,7 @@
 /**
- * `selfplay train --backend tinker:URL` against `selfplay serve --tinker` on loopback (tiny settings; the full
- * 3-iteration acceptance run on the default settings is test/reliability/tinker-train.test.ts):
+ * `selfplay train --backend tinker:URL` against `selfplay serve --tinker` on loopback: 3 LSP iterations on
+ * models/default with small N, G and token budgets (the same run at the default settings is
+ * test/reliability/tinker-train.test.ts):
  *
  * - the remote run's metrics.jsonl equals a local run of the same seed and settings within 1e-4 per value (the local
  *   run with policyLoss importance_sampling: the loss the Tinker API computes, with the KL folded in);
@@ -23,11 +24,11 @@ const service = tinkerServiceForFile(dir);
 test('a remote run equals the local one, survives the service dying mid-run, and resumes on the restarted service', async () => {
   const local = path.join(dir, 'local');
   const remote = path.join(dir, 'remote');
-  await runOk(['train', ...common, '--iterations', '2', '--policy-loss', 'importance_sampling', '--out', local]);
+  await runOk(['train', ...common, '--iterations', '3', '--policy-loss', 'importance_sampling', '--out', local]);
 
   // the service is lost in iteration 2 (after one optim_step): the run stops with one line and keeps iteration 1
   const proxy = await dyingProxy(service.url, 1);
-  const lost = await run(['train', ...common, '--iterations', '2', '--remote-retries', '1', '--backend', `tinker:${proxy.url}`, '--out', remote]);
+  const lost = await run(['train', ...common, '--iterations', '3', '--remote-retries', '1', '--backend', `tinker:${proxy.url}`, '--out', remote]);
   await proxy.close();
   assert.equal(lost.code, 1, lost.stderr);
   const errors = lost.stderr.split('\n').filter((l) => l.startsWith('error: '));
