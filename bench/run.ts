@@ -35,6 +35,7 @@ import { trainStepFlops } from './flops.ts';
 import { GEMM_SHAPE, GemmBench } from './gemm.ts';
 import { measureRollout } from './rollout.ts';
 import { measureLspIteration } from './lsp.ts';
+import { measureRemoteOverhead } from './remote.ts';
 import { REAL_BATCH, REAL_SHAPE, realHfConfig, realSection } from './real.ts';
 
 /** Rounds of the real-size train step (one step per engine per round; at least 5 for the median). */
@@ -61,7 +62,7 @@ interface Options {
   rounds: number;
   steps: number;
   shapes: string[];
-  /** Which parts run: train (train steps vs PyTorch), rollout, lsp, real (the real-size section). */
+  /** Which parts run: train (train steps vs PyTorch), rollout, lsp, remote (an LSP iteration through serve --tinker / local), real (the real-size section). */
   sections: string[];
   /** Fewer rounds everywhere (a smoke run; its ratios are noisier). */
   quick: boolean;
@@ -72,7 +73,7 @@ interface Options {
 const KNOWN_SHAPES = ['llama-ref', 'default', 'real'];
 /** The train section's shapes by default (`real` runs in the real section; `--shapes real` runs its train step alone). */
 const DEFAULT_SHAPES = ['llama-ref', 'default'];
-const SECTIONS = ['train', 'rollout', 'lsp', 'real'];
+const SECTIONS = ['train', 'rollout', 'lsp', 'remote', 'real'];
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--sections ${SECTIONS.join(',')}] [--rounds N] [--steps K] [--shapes ${KNOWN_SHAPES.join(',')}] [--rollout-rounds R]`;
 
 function usage(msg: string): never {
@@ -665,6 +666,20 @@ async function main(): Promise<void> {
       json.lsp_iteration_s = sig(lsp.seconds);
       json.lsp_iteration_split = Object.fromEntries(Object.entries(lsp.split).map(([k, v]) => [k, sig(v)]));
       json.lsp_steady_state_compiles = lsp.compiles;
+    }
+  }
+  if (has('remote')) {
+    const r = await measureRemoteOverhead(DEFAULT_MODEL_DIR, THREADS, Math.max(5, opts.quick ? 5 : opts.rounds), log);
+    if (typeof r === 'string') out(`\nremote LSP iteration: skipped (${r})\n`);
+    else {
+      out(
+        `\nremote LSP iteration (N=8, G=4, serve --tinker on loopback / local, same loss and seeds): ratio ${r.ratio.toFixed(2)} ` +
+          `(rounds ${r.min.toFixed(2)}..${r.max.toFixed(2)}, median of ${r.rounds}; goal <= 1.3); remote ${r.remoteSeconds.toFixed(2)} s, local ${r.localSeconds.toFixed(2)} s\n`,
+      );
+      json.remote_iteration_overhead_ratio = sig(r.ratio);
+      json.remote_iteration_overhead_ratio_spread = [sig(r.min), sig(r.max)];
+      json.remote_iteration_s = sig(r.remoteSeconds);
+      json.remote_local_iteration_s = sig(r.localSeconds);
     }
   }
   if (has('real')) await realSection({ threads: THREADS, quick: opts.quick, json, out, log, trainShape: (name) => trainShape(name, 'real_') });

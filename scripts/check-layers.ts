@@ -1,7 +1,8 @@
 /**
  * The layer check: every module under src/ imports only from its own layer or a lower one, and no two top-level
  * folders import each other (directly or round a longer circle). The layers, top to bottom, and why each sits
- * where it does, are described in docs/architecture.md; LAYERS below is the one list both follow.
+ * where it does, are described in docs/architecture.md; LAYERS below is the one list both follow. One seam rule on
+ * top: src/train/ (the loops) imports none of TRAIN_FORBIDDEN, so it trains only through a PolicyBackend.
  *
  *   npx tsx scripts/check-layers.ts          # prints each wrong-way import; exit code 1 if there is any
  *
@@ -28,6 +29,41 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['prompts', 'util', 'errors'], // the paper's prompt texts; seeds, progress; typed errors
 ];
 
+/**
+ * What src/train/ may not import, although the layers would allow it: the loops (LSP/GRPO, pretraining) train
+ * through a PolicyBackend (src/backend/backend.ts) and never hold weight arrays, graphs or optimizer state. A path
+ * ending in `/` is a whole folder; `types` allows `import type` (settings shapes such as LoraConfig). Still allowed:
+ * model/config.ts (config.json as JSON), model/tokenizer.ts (batches are token ids), model/save.ts (tokenizer files
+ * and the save dtype; writing weights needs a weight map train cannot get), model/reward-model.ts (a reward source),
+ * runtime/ (the process's ONNX Runtime, handed to the backend), backend/local.ts (to make the local backend).
+ */
+export const TRAIN_FORBIDDEN: readonly { module: string; why: string; types?: boolean }[] = [
+  { module: 'model/engine.ts', why: 'runs graphs on weight arrays' },
+  { module: 'model/graphs.ts', why: 'builds graphs and losses' },
+  { module: 'model/prefix-graph.ts', why: 'builds graphs and losses' },
+  { module: 'model/llama.ts', why: 'builds graphs' },
+  { module: 'model/lm-head.ts', why: 'builds graphs' },
+  { module: 'model/reward-graph.ts', why: 'builds graphs' },
+  { module: 'model/modelfolder.ts', why: 'loads weight arrays' },
+  { module: 'model/folder.ts', why: 'loads weight arrays' },
+  { module: 'model/safetensors.ts', why: 'reads and writes tensor files' },
+  { module: 'model/gguf.ts', why: 'writes weight arrays' },
+  { module: 'model/lora.ts', why: 'makes and merges adapter weights', types: true },
+  { module: 'optim/', why: 'holds optimizer internals' },
+  { module: 'tensor/', why: 'builds graphs and their gradients' },
+  { module: 'backend/local-policy.ts', why: "is LocalBackend's engine work" },
+  { module: 'backend/random-init.ts', why: 'makes weight arrays' },
+];
+
+/** Why `from` (a path under src/) may not import `to`, or null when the seam rule allows it. */
+export function seamViolation(from: string, to: string, typeOnly: boolean): string | null {
+  if (unitOf(from) !== 'train') return null;
+  const rel = to.split(path.sep).join('/');
+  const hit = TRAIN_FORBIDDEN.find((f) => (f.module.endsWith('/') ? rel.startsWith(f.module) : rel === f.module));
+  if (!hit || (hit.types && typeOnly)) return null;
+  return `${hit.module} ${hit.why}; src/train/ trains only through a PolicyBackend`;
+}
+
 /** The top-level unit of a path under src/: its folder, or the file name without `.ts` for src/errors.ts. */
 export function unitOf(rel: string): string {
   const first = rel.split(/[\\/]/)[0];
@@ -38,11 +74,20 @@ function layerIndex(unit: string): number {
   return LAYERS.findIndex((layer) => layer.includes(unit));
 }
 
-/** Every relative import/export-from/dynamic import in a source text, with its 1-based line. */
-export function importsOf(text: string): { spec: string; line: number }[] {
-  const out: { spec: string; line: number }[] = [];
+/**
+ * Every relative import/export-from/dynamic import in a source text, with its 1-based line and whether the whole
+ * statement is `import type` / `export type`.
+ */
+export function importsOf(text: string): { spec: string; line: number; typeOnly: boolean }[] {
+  const out: { spec: string; line: number; typeOnly: boolean }[] = [];
   const re = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.[^'"]+)['"]/gm;
-  for (const m of text.matchAll(re)) out.push({ spec: m[1], line: text.slice(0, m.index).split('\n').length });
+  for (const m of text.matchAll(re)) {
+    const before = text.slice(0, m.index);
+    // a `from` clause belongs to the import/export statement that starts last before it
+    const statement = before.slice(Math.max(before.lastIndexOf('\nimport'), before.lastIndexOf('\nexport')) + 1);
+    const typeOnly = m[0].startsWith('from') && /^(import|export)\s+type\s/.test(statement);
+    out.push({ spec: m[1], line: before.split('\n').length, typeOnly });
+  }
   return out;
 }
 
@@ -78,13 +123,15 @@ export function layerViolations(srcDir: string): string[] {
     const from = unitOf(path.relative(srcDir, file));
     const fromLayer = layerIndex(from);
     if (fromLayer < 0) problems.push(`${shown(file)}: src/${from} has no layer; add it to LAYERS in scripts/check-layers.ts`);
-    for (const { spec, line } of importsOf(fs.readFileSync(file, 'utf8'))) {
+    for (const { spec, line, typeOnly } of importsOf(fs.readFileSync(file, 'utf8'))) {
       const target = path.resolve(path.dirname(file), spec);
       const rel = path.relative(srcDir, target);
       if (rel.startsWith('..')) {
         problems.push(`${shown(file)}:${line}: imports ${spec}, outside src/`);
         continue;
       }
+      const seam = seamViolation(path.relative(srcDir, file), rel, typeOnly);
+      if (seam) problems.push(`${shown(file)}:${line}: imports src/${rel} (${seam})`);
       const to = unitOf(rel);
       if (to === from) continue;
       if (!edges.has(from)) edges.set(from, new Set());
@@ -104,6 +151,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const problems = layerViolations(src);
   for (const p of problems) console.log(p);
   const files = sourceFiles(src).length;
-  console.log(problems.length ? `${problems.length} layer problem(s) in ${files} modules` : `layers hold: ${files} modules under src/ import only their own layer or lower ones, no folder circles`);
+  console.log(problems.length ? `${problems.length} layer problem(s) in ${files} modules` : `layers hold: ${files} modules under src/ import only their own layer or lower ones, no folder circles; src/train/ trains only through a PolicyBackend`);
   process.exitCode = problems.length ? 1 : 0;
 }

@@ -37,6 +37,14 @@ export class FileSystemError extends SelfplayError {
   override name = 'FileSystemError';
 }
 
+/**
+ * A remote training service (a Tinker-compatible API) failed or refused a request: unreachable, 401, 429/5xx after
+ * the retries, a future that never completed, a malformed response. Names the endpoint and the status or field.
+ */
+export class RemoteError extends SelfplayError {
+  override name = 'RemoteError';
+}
+
 /** A run ended without doing what it was for (no update applied, too many skipped); the message is its summary. */
 export class RunFailedError extends SelfplayError {
   override name = 'RunFailedError';

@@ -18,7 +18,7 @@ test('SDK-shaped payloads parse, with the SDK defaults filled in', () => {
     loss_fn: 'cross_entropy',
   }, 'forward_backward request');
   assert.equal(fb.data[0].loss_fn_inputs.weights.data[2], 1);
-  assert.deepEqual(parseWire(adamParamsSchema, { learning_rate: 3e-4 }, 'optim_step'), { learning_rate: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-12 });
+  assert.deepEqual(parseWire(adamParamsSchema, { learning_rate: 3e-4 }, 'optim_step'), { learning_rate: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-12, weight_decay: 0, grad_clip_norm: 0 });
   const sample = parseWire(sampleRequestSchema, { prompt: { chunks: [{ type: 'encoded_text', tokens: [5] }] }, sampling_params: { max_tokens: 8, stop: [2] }, num_samples: 4 }, 'sample request');
   assert.equal(sample.sampling_params.top_k, -1);
   const res = parseWire(sampleResponseSchema, { type: 'sample', sequences: [{ stop_reason: 'stop', tokens: [7, 2], logprobs: [-0.5, -0.1] }], server_extra: 1 }, 'sample response');
@@ -30,7 +30,7 @@ test('SDK-shaped payloads parse, with the SDK defaults filled in', () => {
 test('a wrong or unknown field is one InputError naming it', () => {
   rejects(() => parseWire(forwardBackwardInputSchema, { data: [], loss_fn: 'nll' }, 'forward_backward request'), /^forward_backward request: loss_fn: /);
   rejects(() => parseWire(datumSchema, { model_input: { chunks: [] }, loss_fn_inputs: { advantages: { data: [0.1], dtype: 'float64' } } }, 'datum'), /^datum: loss_fn_inputs\.advantages\.dtype: /);
-  rejects(() => parseWire(adamParamsSchema, { learning_rate: 1e-4, weight_decay: 0.1 }, 'optim_step'), /^optim_step: .*weight_decay/);
+  rejects(() => parseWire(adamParamsSchema, { learning_rate: 1e-4, momentum: 0.1 }, 'optim_step'), /^optim_step: .*momentum/);
   rejects(() => parseWire(sampleResponseSchema, { sequences: [{ stop_reason: 'eos', tokens: [1] }] }, 'sample response'), /^sample response: sequences\.0\.stop_reason: /);
   rejects(() => generationOf({ stop_reason: 'length', tokens: [1, 2], logprobs: [-1] }, 'sample'), /2 tokens but 1 log-probs/);
 });

@@ -109,8 +109,8 @@ test('experiment paper --grpo-frontier: measured once, saved, prompts only from 
   assert.equal(path.basename(file), GRPO_PROMPTS_FILE);
   assert.equal(prompts.length, 16);
   assert.ok(prompts.every((p) => kept.has(`${p.family}|${p.difficulty}`)), 'only kept levels');
-  assert.equal(lines.filter((l) => /^grpo frontier: the base model answers/.test(l)).length, 1);
+  assert.equal(lines.filter((l) => /^frontier: the base model answers/.test(l)).length, 1);
   await writeGrpoPrompts(o);
-  assert.equal(lines.filter((l) => /^grpo frontier: the base model answers/.test(l)).length, 1, 'the saved measurement is reused');
+  assert.equal(lines.filter((l) => /^frontier: the base model answers/.test(l)).length, 1, 'the saved measurement is reused');
   await assert.rejects(writeGrpoPrompts({ ...o, grpoFrontier: null }), /differs from the prompt set of seed 2, budget tiny, frontier null/);
 });

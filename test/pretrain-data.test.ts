@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HARD_NOISE_WEIGHTS, tokenWeights } from '../src/train/pretrain.ts';
+import { crossEntropyRows, HARD_NOISE_WEIGHTS } from '../src/train/pretrain.ts';
 import { batchAt, verdictTokenIndex, type BatchPlan } from '../src/train/pretrain-data.ts';
 import { makeWorldTokenizer } from '../src/train/pretrain.ts';
 import { CRITERION_PHRASES } from '../src/world/phrases.ts';
@@ -43,15 +43,17 @@ test('judge batches emphasise the verdict token of every row, and only with a we
     assert.ok(at >= batch.promptLengths[b], 'the verdict is a completion token');
     assert.match(tok.decode([row[at]]), /^ (well|malformed)$/);
   });
-  // shared-prefix rows: weight entry t is row token t; the emphasised entry is 8x the others
-  const width = Math.max(...batch.rows.map((r) => r.length));
-  const w = tokenWeights(batch, batch.rows.length, width, false);
+  // as cross-entropy rows: the whole prompt (shared prefix + the row's own prompt), the completion weighted
+  // 1/(completion tokens), the verdict token 8x that
+  const rows = crossEntropyRows(batch);
   batch.rows.forEach((row, b) => {
-    const at = batch.emphasis!.positions[b];
+    const P = batch.promptLengths[b];
+    assert.deepEqual(rows[b].promptIds, [...batch.prefix, ...row.slice(0, P)]);
+    assert.deepEqual(rows[b].tokens, row.slice(P));
+    const at = batch.emphasis!.positions[b] - P;
     const base = 1 / batch.completionTokens;
-    assert.ok(Math.abs(w[b * width + at] / (8 * base) - 1) < 1e-6, `row ${b}: ${w[b * width + at]} vs ${8 * base}`);
-    assert.equal(w[b * width + batch.promptLengths[b] - 1], 0, 'no weight on prompt tokens');
-    const others = [...w.slice(b * width + batch.promptLengths[b], b * width + row.length)].filter((_, j) => j + batch.promptLengths[b] !== at);
+    assert.ok(Math.abs(rows[b].weights[at] / (8 * base) - 1) < 1e-6, `row ${b}: ${rows[b].weights[at]} vs ${8 * base}`);
+    const others = rows[b].weights.filter((_, k) => k !== at);
     assert.ok(others.every((v) => Math.abs(v / base - 1) < 1e-6));
   });
 });

@@ -71,6 +71,8 @@ test('train --out refuses a folder with files selfplay did not write, and --out 
   assertOneLine(selfplay(['train', '--model', model, '--out', model]), /a command never writes into a folder it reads/);
   assertOneLine(selfplay(['pretrain', '--init', model, '--out', path.join(model, 'run')]), /is inside --init .*never writes into a folder it reads/);
   assertOneLine(selfplay(['eval', '--model', model, '--baseline', model, '--set', 'world', '--out', u]), /--out .*holds files selfplay did not write/);
+  assertOneLine(selfplay(['eval', '--accuracy', '--model', model, '--out', u]), /--out .*holds files selfplay did not write/);
+  assertOneLine(selfplay(['eval', '--accuracy', '--model', model, '--out', path.join(model, 'acc')]), /is inside --model .*never writes into a folder it reads/);
   assertOneLine(selfplay(['export', '--model', model, '--gguf', path.join(model, 'model.safetensors')]), /model\.safetensors: the file exists and is not a \.gguf file; nothing was written/);
   assert.deepEqual(snapshot(model), m, 'the model folder is untouched');
   assert.deepEqual(snapshot(u), before);

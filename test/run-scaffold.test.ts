@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ModelFormatError } from '../src/errors.ts';
-import { checkpointProblem, loadCheckpointState, saveCheckpoint } from '../src/train/checkpoint.ts';
+import { OPTIMIZER_FILE, writeAdamWState } from '../src/backend/optimizer-file.ts';
+import { checkpointProblem, loadCheckpointMeta, saveCheckpoint } from '../src/train/checkpoint.ts';
 import { JsonlLog, readJsonl } from '../src/train/run-folder.ts';
 import { checkpointDue, checkTarget, resumePoint, runSteps, type LoopOptions } from '../src/train/run-scaffold.ts';
 
@@ -18,7 +19,8 @@ const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `scaffold-${
 /** A checkpoint of a one-tensor "model": the optimizer moments carry the step, so a load can be checked. */
 function saveToy(dir: string, step: number): void {
   const m = new Float32Array([step, step + 0.5]);
-  saveCheckpoint(dir, { optimizer: { step, m: new Map([['w', m]]), v: new Map([['w', m]]) }, state: { step, rngState: 1, extra: {} } });
+  const saveState = (tmp: string) => (writeAdamWState(path.join(tmp, OPTIMIZER_FILE), { step, m: new Map([['w', m]]), v: new Map([['w', m]]) }), { optimizerStep: step });
+  saveCheckpoint(dir, { backend: { saveState }, state: { step, rngState: 1, extra: {} } });
 }
 
 function loop(out: string, o: Partial<LoopOptions> = {}): LoopOptions & { saved: number[] } {
@@ -98,7 +100,7 @@ test('resumePoint: the newest checkpoint that verifies; a damaged newer one is n
   fs.mkdirSync(path.join(out, 'checkpoints', 'iter-000004.tmp-123-abc123'));
   fs.mkdirSync(path.join(out, 'model.tmp-77-ffee'));
   const lines: string[] = [];
-  const r = resumePoint(out, (dir) => ({ step: loadCheckpointState(dir).state.step, value: dir }), (l) => lines.push(l));
+  const r = resumePoint(out, (dir) => ({ step: loadCheckpointMeta(dir).state.step, value: dir }), (l) => lines.push(l));
   assert.equal(r.start, 2);
   assert.match(lines.join('\n'), /iter-000003 is damaged \(optimizer\.safetensors differs from the file saved \(sha256\); deleted\); continuing from iter-000002/);
   assert.match(lines.join('\n'), /removed leftovers of an interrupted save: model\.tmp-77-ffee, iter-000004\.tmp-123-abc123/);
@@ -117,7 +119,7 @@ test('resumePoint: a truncated file is caught by its size; a checkpoint save kil
   fs.renameSync(path.join(out, 'checkpoints', 'iter-000001'), path.join(out, 'checkpoints', 'iter-000001.old-5-ab12'));
   // a final model/ caught the same way is dropped instead: it is an older run's, and the last checkpoint re-makes it
   fs.mkdirSync(path.join(out, 'model.old-5-ab12'));
-  const r = resumePoint(out, (dir) => ({ step: loadCheckpointState(dir).state.step, value: dir }), () => {});
+  const r = resumePoint(out, (dir) => ({ step: loadCheckpointMeta(dir).state.step, value: dir }), () => {});
   assert.equal(r.start, 1);
   assert.ok(!fs.existsSync(path.join(out, 'model')) && !fs.existsSync(path.join(out, 'model.old-5-ab12')));
 });

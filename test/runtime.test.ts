@@ -1,7 +1,9 @@
 /** The session cache: arenas on by default, released by count and by a resident-memory budget. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Runtime } from '../src/runtime/runtime.ts';
+import os from 'node:os';
+import { InputError } from '../src/errors.ts';
+import { defaultMemoryBudgetMB, Runtime } from '../src/runtime/runtime.ts';
 import * as T from '../src/tensor/index.ts';
 
 /** A tiny graph y = x * k, distinct per k, and its result on x = [1, 2]. */
@@ -21,7 +23,15 @@ test('runtime defaults: memory arena on, a quarter of the machine as memory budg
   assert.ok(r.options.memoryBudgetMB > 0);
 });
 
-test('over the memory budget, least recently used sessions are released, one per compile, keeping the 8 newest', async () => {
+test('SELFPLAY_MEMORY_MB sets the default budget; a bad value is one line naming the variable', () => {
+  assert.equal(defaultMemoryBudgetMB({ SELFPLAY_MEMORY_MB: '3000' }), 3000);
+  assert.equal(defaultMemoryBudgetMB({}), Math.round(os.totalmem() / 4 / 2 ** 20));
+  for (const bad of ['3GB', '12.5', '100', '-1']) {
+    assert.throws(() => defaultMemoryBudgetMB({ SELFPLAY_MEMORY_MB: bad }), (e: Error) => e instanceof InputError && /^SELFPLAY_MEMORY_MB=.*whole megabytes/.test(e.message), bad);
+  }
+});
+
+test('over the memory budget, least recently used sessions are released, keeping the 8 newest', async () => {
   const tight = new Runtime({ threads: 1, memoryBudgetMB: 1 }); // any process is over 1 MB
   for (let k = 1; k <= 11; k++) assert.deepEqual(await compileScale(tight, k), [k, 2 * k]);
   const kept = Array.from({ length: 11 }, (_, i) => i + 1).filter((k) => tight.has(`scale-${k}`));

@@ -5,11 +5,12 @@
  * same tokens come from {@link referenceLogprobs}. Rows whose prompts share a long prefix (the challenger's Box 1
  * text) compute it once per micro-batch (src/model/prefix-graph.ts).
  */
-import { sharedPrefixLength } from '../generate/generator.ts';
+import { commonPrefixLength, sharedPrefixLength } from '../generate/generator.ts';
 import { ModelEngine, padBatch, T_BUCKET } from '../model/engine.ts';
-import type { LossSpec } from '../model/graphs.ts';
+import { InputError } from '../errors.ts';
+import { type LossSpec, weightedNll } from '../model/graphs.ts';
 import { IS_INPUTS, POLICY_INPUTS } from '../rl/losses.ts';
-import type { TrainRow } from './backend.ts';
+import type { CrossEntropyRow, TrainRow } from './backend.ts';
 
 /** One sampled sequence to learn from (backend.ts). */
 export type PolicyRow = TrainRow;
@@ -40,15 +41,19 @@ interface Layout {
   width(T: number): number;
 }
 
+/** Entry t of the plain graph predicts token t + 1. */
+const plainLayout: Layout = { prefix: [], row: (r) => [...r.promptIds, ...r.tokens], at: (r, k) => r.promptIds.length + k - 1, width: (T) => T - 1 };
+
+/** Entry t of the shared-prefix graph predicts row token t (entry 0: the prefix's last position predicts it). */
+function sharedLayout(prefix: number[]): Layout {
+  const P = prefix.length;
+  return { prefix, row: (r) => [...r.promptIds.slice(P), ...r.tokens], at: (r, k) => r.promptIds.length - P + k, width: (T) => T };
+}
+
 /** The layout for these rows: a shared prefix when their prompts share at least MIN_SHARED_PREFIX tokens. */
 function layoutOf(rows: { promptIds: number[] }[], sharePrefix: boolean): Layout {
   const P = sharePrefix && rows.length > 1 ? Math.floor(sharedPrefixLength(rows.map((r) => r.promptIds)) / PREFIX_BUCKET) * PREFIX_BUCKET : 0;
-  if (P < MIN_SHARED_PREFIX) {
-    // entry t of the plain graph predicts token t + 1
-    return { prefix: [], row: (r) => [...r.promptIds, ...r.tokens], at: (r, k) => r.promptIds.length + k - 1, width: (T) => T - 1 };
-  }
-  // entry t of the shared-prefix graph predicts row token t
-  return { prefix: rows[0].promptIds.slice(0, P), row: (r) => [...r.promptIds.slice(P), ...r.tokens], at: (r, k) => r.promptIds.length - P + k, width: (T) => T };
+  return P < MIN_SHARED_PREFIX ? plainLayout : sharedLayout(rows[0].promptIds.slice(0, P));
 }
 
 /** log pi_ref of each row's sampled tokens, from the frozen reference engine, in micro-batches. */
@@ -147,4 +152,61 @@ export async function policyGradient(
     });
   }
   return { loss: total, grads, logpDiff, tokens };
+}
+
+/**
+ * The layout of cross-entropy rows: the rows' exact common prompt prefix (a whole challenger prompt, the judge's Box
+ * 3 head) computed once, when at least MIN_SHARED_PREFIX tokens; exact rather than bucketed, so pretraining runs the
+ * same graphs (prefix lengths, shapes, sums) as it always did and its weights stay bit-identical.
+ */
+function crossEntropyLayout(rows: CrossEntropyRow[]): Layout {
+  const P = commonPrefixLength(rows.map((r) => r.promptIds));
+  if (P < MIN_SHARED_PREFIX) return plainLayout;
+  const layout = sharedLayout(rows[0].promptIds.slice(0, P));
+  return Math.max(...rows.map((r) => layout.row(r).length)) >= 2 ? layout : plainLayout; // a graph needs 2 positions
+}
+
+/** How many prompt tokens forwardBackwardCrossEntropy computes once for all these rows (0: the plain graph). */
+export const crossEntropyPrefixLength = (rows: CrossEntropyRow[]): number => crossEntropyLayout(rows).prefix.length;
+
+/** Every row has a prompt token (the first token has nothing predicting it) and one finite weight per token. */
+function checkCrossEntropyRows(rows: CrossEntropyRow[]): void {
+  if (rows.length === 0) throw new InputError('forwardBackwardCrossEntropy: no rows');
+  rows.forEach((r, i) => {
+    const at = `forwardBackwardCrossEntropy: row ${i}`;
+    if (r.promptIds.length === 0) throw new InputError(`${at}: promptIds is empty; its first token would have nothing predicting it`);
+    if (r.weights.length !== r.tokens.length) throw new InputError(`${at}: ${r.weights.length} weights for ${r.tokens.length} tokens; give one per token`);
+    const bad = r.weights.findIndex((w) => !Number.isFinite(w));
+    if (bad >= 0) throw new InputError(`${at}: weights[${bad}] is ${r.weights[bad]}; weights must be finite numbers`);
+  });
+}
+
+/**
+ * Forward + backward of sum_rows sum_k weights[k] * -log p(tokens[k] | promptIds, tokens[<k]) (the `weighted_nll`
+ * graph loss), in micro-batches of `microBatch` rows, every one padded alike; gradients summed into `grads`.
+ */
+export async function crossEntropyGradient(
+  engine: ModelEngine,
+  rows: CrossEntropyRow[],
+  microBatch: number,
+  grads = new Map<string, Float32Array>(),
+): Promise<{ loss: number; tokens: number; grads: Map<string, Float32Array> }> {
+  checkCrossEntropyRows(rows);
+  const layout = crossEntropyLayout(rows);
+  const longest = Math.max(...rows.map((r) => layout.row(r).length));
+  let loss = 0;
+  let tokens = 0;
+  for (let i = 0; i < rows.length; i += microBatch) {
+    const chunk = rows.slice(i, i + microBatch);
+    const batch = padBatch(chunk.map(layout.row), engine.cfg.vocabSize, T_BUCKET, longest);
+    const W = layout.width(batch.T);
+    const w_B_W = new Float32Array(batch.B * W);
+    chunk.forEach((r, b) => r.weights.forEach((x, k) => (w_B_W[b * W + layout.at(r, k)] = x)));
+    const inputs = { token_weights: { data: w_B_W, dims: [batch.B, W] } };
+    const step = layout.prefix.length ? await engine.trainStepShared(layout.prefix, batch, weightedNll, inputs) : await engine.trainStep(batch, weightedNll, inputs);
+    loss += step.loss;
+    accumulateGrads(grads, step.grads);
+    tokens += chunk.reduce((a, r) => a + r.tokens.length, 0);
+  }
+  return { loss, tokens, grads };
 }

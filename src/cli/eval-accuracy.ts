@@ -13,7 +13,8 @@ import { loadEvalPrompts, type EvalPrompt } from '../eval/sets.ts';
 import { writeFileAtomic } from '../util/fs.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { Runtime } from '../runtime/runtime.ts';
-import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
+import { claimRunFolder, markRunFolder, readJson, writeJsonAtomic } from '../train/run-folder.ts';
+import { probeWritable } from '../util/fs.ts';
 
 export interface AccuracyFlags {
   model?: string;
@@ -57,6 +58,10 @@ export async function accuracyCommand(flags: AccuracyFlags): Promise<void> {
   const prompts = spreadLimit(all, flags.limit);
   const s: AccuracySettings = { k: flags.k ?? 8, maxTokens: flags.maxTokens ?? 64, seed: flags.seed ?? 1, batchSize: flags.batchSize };
   const out = flags.out ?? path.join('runs', 'eval', `accuracy-${slug(flags.model)}${flags.baseline ? `-vs-${slug(flags.baseline)}` : ''}-${slug(set)}`);
+  // claimed before any compute: a foreign folder, or one the command reads, is refused with nothing written
+  claimRunFolder(out, { kind: 'eval', intent: 'either', flag: '--out', reads: { '--model': flags.model, '--baseline': flags.baseline, '--chat-template': flags.chatTemplate } });
+  probeWritable(out);
+  markRunFolder(out, 'eval');
   const runtime = new Runtime({ threads: flags.threads });
   try {
     const model = itemOutcomes(prompts, await cachedAnswers(flags.model, prompts, s, out, runtime, flags));

@@ -14,6 +14,8 @@ export interface PaperFlags {
   quiet?: boolean;
   /** `true` (the flag alone: the default range) or "lo,hi". */
   grpoFrontier?: string | boolean;
+  /** Other experiments' results.json whose headline numbers the doc quotes. */
+  also?: string[];
 }
 
 /** The budgets a user may choose; `tiny` exists for the tests only. */
@@ -35,7 +37,8 @@ export async function paperCommand(flags: PaperFlags): Promise<void> {
     doc: flags.doc ?? path.join('docs', 'results', 'paper.md'),
     threads: flags.threads,
     quiet: flags.quiet,
-    grpoFrontier: flags.grpoFrontier === undefined ? null : flags.grpoFrontier === true ? DEFAULT_FRONTIER : parseFrontier(String(flags.grpoFrontier)),
+    grpoFrontier: flags.grpoFrontier === undefined ? undefined : flags.grpoFrontier === true ? DEFAULT_FRONTIER : parseFrontier(String(flags.grpoFrontier)),
+    also: flags.also,
     log,
   };
   const outcome = await runPaperExperiment(options);

@@ -89,14 +89,19 @@ function program(): Command {
     .action(async (opts) => evalCommand(opts));
   cli
     .command('serve')
-    .description('Serve a chat model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions), batching concurrent requests.')
-    .requiredOption('--model <dir>', 'HF-format model folder with tokenizer and chat template')
+    .description('Serve a chat model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions), batching concurrent requests; with --tinker, serve the Tinker training API instead (docs/tinker-server.md).')
+    .option('--model <dir>', 'HF-format model folder with tokenizer and chat template (with --tinker: a base model clients may train, by folder name; repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--tinker', 'serve the Tinker training API (create_model, forward_backward, optim_step, asample, save/load weights, futures) on the --model / --model-dir base models, so a Tinker client trains on this CPU')
+    .option('--model-dir <root>', 'with --tinker: every subfolder of <root> holding a config.json is a base model, by folder name (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--state-dir <dir>', 'with --tinker: where save_weights and save_weights_for_sampler write (default runs/tinker-state); nothing is written outside it')
+    .option('--max-models <n>', 'with --tinker: models held at once, each a policy + reference in memory (default 4)', (v) => parsePositiveInt(v, '--max-models'))
+    .option('--api-key <key>', 'require this key on every request (X-API-Key or Authorization: Bearer); needed for a non-loopback --host; or set SELFPLAY_API_KEY')
     .option('--port <p>', 'TCP port (default 8000; 0 = any free port)', (v) => parseNonNegativeInt(v, '--port'))
-    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only)')
+    .option('--host <addr>', 'address to listen on (default 127.0.0.1, loopback only; any other address needs --api-key)')
     .option('--name <id>', 'model id in the API (default: the folder name)')
     .option('--chat-template <file>', "Jinja chat template file to use instead of the model folder's own (for tokenizers that ship none)")
     .option('--max-tokens <m>', 'completion budget when a request sets none (default 512)', (v) => parsePositiveInt(v, '--max-tokens'))
-    .option('--max-body-mb <n>', 'largest request body in MiB (default 2); larger bodies get 413 before they are read', (v) => parsePositiveInt(v, '--max-body-mb'))
+    .option('--max-body-mb <n>', 'largest request body in MiB (default 2; 64 with --tinker); larger bodies get 413 before they are read', (v) => parsePositiveInt(v, '--max-body-mb'))
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'no log line per request')
     .action(async (opts) => serveCommand(opts));
@@ -117,7 +122,8 @@ function program(): Command {
     .description('LSP self-play: the model plays challenger and solver and improves itself (default: LSP on models/default).')
     .option('--config <file>', 'JSON or YAML file with any of the settings below (flags override it)')
     .option('--resume <dir>', 'continue the run in <dir> from its last checkpoint (with --iterations: up to that total)')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'));
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
+    .option('--api-key <key>', 'with --backend tinker:URL: the service\'s API key (default: the TINKER_API_KEY environment variable); never saved in the run folder');
   for (const f of configFlags()) {
     trainCmd.option(f.flag, f.description);
     if (f.negate) trainCmd.option(f.negate, `turn ${f.flag} off`);
@@ -136,15 +142,16 @@ function program(): Command {
     .command('experiment')
     .description("Reproduce the paper's experiments in the embedded world.")
     .command('paper')
-    .description('Base, GRPO with data, LSP-Zero, LSP and LSP from GRPO; each evaluated against the base; writes docs/results/paper.md. Resumable.')
+    .description("The budget's arms (GRPO with data, LSP-Zero, LSP, the reward-option ablation; LSP from GRPO in full); each evaluated against the base with win rates and paired accuracy tests; writes docs/results/paper.md. Resumable.")
     .option('--model <dir>', 'the base model (default models/default)')
     .option('--budget <b>', `small or full (default small); ${budgetHelp()}`)
     .option('--seed <s>', 'seed of every arm, the GRPO prompt set and the evaluation (default 1)', (v) => parseNonNegativeInt(v, '--seed'))
     .option('--out <dir>', 'experiment folder, one run folder per arm (default runs/experiment-paper-<budget>)')
     .option('--doc <file>', 'the write-up; its SVG figures go next to it (default docs/results/paper.md)')
-    .option('--grpo-frontier [lo,hi]', "GRPO prompts only from levels where the base model's exact success at temperature 1 is in [lo, hi] (default 0.2,0.8; measured once, saved as grpo-frontier.json); off by default")
+    .option('--grpo-frontier [lo,hi]', "GRPO prompts only from levels where the base model's exact success at temperature 1 is in [lo, hi] (alone: 0.2,0.8; measured once, saved as grpo-frontier.json); default: the budget's (0.2,0.8 for small and full; 0,1 keeps every level)")
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => parsePositiveInt(v, '--threads'))
     .option('--quiet', 'log lines instead of progress bars')
+    .option('--also <results.json...>', "quote the headline numbers of other finished experiments (e.g. another seed's <out>/results.json) in the doc")
     .action(async (opts) => paperCommand(opts));
   return cli;
 }

@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileInside, isInside } from './safe-path.ts';
+import { isInside } from '../util/fs.ts';
+import { fileInside } from './safe-path.ts';
 import type { ResultTable, WinRateRow } from './view-data.ts';
 
 const SKIP = new Set(['checkpoints', 'model', 'adapter', 'node_modules', 'tokenizer', '.git']);
@@ -61,12 +62,12 @@ export function collectResults(root: string, runDir: string): ResultTable[] {
     const r = readObject(root, file);
     if (!r) continue;
     const model = typeof r.model === 'string' ? path.resolve(r.model) : '';
-    if (!isInside(run, path.resolve(file)) && !(model && isInside(run, model))) continue;
+    if (!isInside(path.resolve(file), run) && !(model && isInside(model, run))) continue;
     const t = table(rel(file), `${String(r.model)} vs ${String(r.baseline)} on ${String(r.set ?? '?')} (judge ${String((r.judge as { name?: unknown })?.name ?? '?')})`, r.overall, r.subsets);
     if (t) out.push(t);
   }
   const experiment = path.join(path.dirname(run), 'results.json');
-  const results = isInside(path.resolve(root), path.dirname(run)) ? readObject(root, experiment) : null;
+  const results = isInside(path.dirname(run), path.resolve(root)) ? readObject(root, experiment) : null;
   const arm = path.basename(run);
   for (const e of Array.isArray(results?.evals) ? (results!.evals as Record<string, unknown>[]) : []) {
     const vs = e?.vsBase as Record<string, unknown> | undefined;

@@ -4,15 +4,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isInside } from '../util/fs.ts';
 
 /** Why a path was refused, or the real path of the file inside `root`. */
 export type Resolved = { ok: true; file: string } | { ok: false; reason: string };
-
-/** `a` is `root` itself or inside it (both already real, absolute paths). */
-export function isInside(root: string, a: string): boolean {
-  const rel = path.relative(root, a);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
 
 /**
  * Resolves `urlPath` (the part of the URL after the route prefix, still percent-encoded) inside `root`.
@@ -37,14 +32,14 @@ export function resolveInside(root: string, urlPath: string): Resolved {
   } catch {
     return { ok: false, reason: 'no such file' };
   }
-  if (!isInside(realRoot, real)) return { ok: false, reason: 'outside the runs folder' };
+  if (!isInside(real, realRoot)) return { ok: false, reason: 'outside the runs folder' };
   return { ok: true, file: real };
 }
 
 /** `file` exists and, symlinks followed, lies inside `root` (for files the dashboard opens by its own paths). */
 export function fileInside(root: string, file: string): boolean {
   try {
-    return isInside(fs.realpathSync(root), fs.realpathSync(file));
+    return isInside(fs.realpathSync(file), fs.realpathSync(root));
   } catch {
     return false;
   }

@@ -1,78 +1,46 @@
 /**
- * The experiment's evaluation: every model (base and arms) answers the held-out world set once, near-greedily
- * (the answers are cached on disk, so a resumed experiment does not regenerate them); the verifier then judges each
- * arm against the base, per family and overall, with bootstrap intervals (src/eval/stats.ts), and scores each
- * model's own answers (solver accuracy). Each comparison is also written as an ordinary `selfplay eval` report.
+ * The experiment's evaluation: every model (base and arms) answers the held-out world items once greedily and k
+ * times at temperature 1 (src/eval/accuracy.ts; the answers are cached on disk, so a resumed experiment does not
+ * regenerate them). Then, per arm against the base: the verifier's win rate on the greedy answers (per family and
+ * overall, bootstrap intervals, src/eval/stats.ts), and paired accuracy tests of greedy, mean@k and maj@k (items
+ * gained/lost, exact sign test = McNemar, paired bootstrap interval of the difference; src/eval/paired.ts). Each
+ * win-rate comparison is also written as an ordinary `selfplay eval` report.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { generateAnswers, type EvalReport, type GenerationSettings } from '../eval/pairwise.ts';
+import { accuracyRows, answerItems, type AccuracyRow, type AccuracySettings, itemOutcomes, type ItemOutcome, type ModelAnswers, pairedRows, type PairedRow, spreadLimit } from '../eval/accuracy.ts';
+import type { EvalReport } from '../eval/pairwise.ts';
 import { writeReport } from '../eval/report.ts';
 import { worldPrompts, type EvalPrompt } from '../eval/sets.ts';
 import { summarize, type SubsetStats } from '../eval/stats.ts';
 import { VerifierJudge } from '../eval/judges/verifier.ts';
 import { ChatModel } from '../generate/chat.ts';
-import { Runtime } from '../runtime/runtime.ts';
 import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
-import { Progress } from '../util/progress.ts';
-import { EVAL_SET_PATH } from '../world/evalset.ts';
-import { FAMILY_NAMES } from '../world/types.ts';
-import { scoreAnswer } from '../world/world.ts';
-
-/** A model's own answers scored by the verifier, in one family (or "overall"). */
-export interface Accuracy {
-  family: string;
-  n: number;
-  /** Share of exactly right answers (verifier score 1). */
-  exact: number;
-  /** Mean verifier score (partial credit in [0, 1]). */
-  meanScore: number;
-}
+import { LARGE_EVAL_SET_PATH } from '../world/evalset.ts';
+import { experimentRuntime } from './runner.ts';
 
 export interface ModelEval {
   name: string;
   dir: string;
-  /** Per family, then overall. */
-  accuracy: Accuracy[];
-  /** Against the base (absent for the base itself). */
+  /** Per (family, level), per family and overall: greedy, mean@k and maj@k accuracy. */
+  accuracy: AccuracyRow[];
+  /** Paired tests against the base, same groups (absent for the base itself). */
+  paired?: PairedRow[];
+  /** The verifier's win rate of the greedy answers against the base's (absent for the base itself). */
   vsBase?: { overall: SubsetStats; subsets: SubsetStats[] };
 }
 
-/**
- * The held-out world set, or `perFamily` items of each family spread evenly over the file's order (which runs
- * through the difficulty levels), so a small sample still covers every level.
- */
-export function evalPrompts(perFamily: number | null, file: string = EVAL_SET_PATH): EvalPrompt[] {
-  const all = worldPrompts(file);
-  if (perFamily === null) return all;
-  return FAMILY_NAMES.flatMap((family) => {
-    const items = all.filter((p) => p.subset === family);
-    const k = Math.min(perFamily, items.length);
-    return Array.from({ length: k }, (_, i) => items[Math.floor((i * items.length) / k)]);
-  });
+/** `count` items of the larger held-out set spread over its order (family by family, level by level); null = all. */
+export function evalPrompts(count: number | null, file: string = LARGE_EVAL_SET_PATH): EvalPrompt[] {
+  return spreadLimit(worldPrompts(file), count ?? undefined);
 }
 
-/** Exact-match share and mean verifier score per family and overall. */
-export function solverAccuracy(prompts: readonly EvalPrompt[], answers: readonly string[]): Accuracy[] {
-  const scores = prompts.map((p, i) => scoreAnswer(p.instance!, answers[i]));
-  const group = (family: string, idx: number[]): Accuracy => ({
-    family,
-    n: idx.length,
-    exact: idx.filter((i) => scores[i] === 1).length / idx.length,
-    meanScore: idx.reduce((a, i) => a + scores[i], 0) / idx.length,
-  });
-  const families = FAMILY_NAMES.filter((f) => prompts.some((p) => p.subset === f));
-  const indices = (f: string) => prompts.flatMap((p, i) => (p.subset === f ? [i] : []));
-  return [...families.map((f) => group(f, indices(f))), group('overall', prompts.map((_, i) => i))];
-}
-
-interface CachedAnswers {
+interface CachedAnswers extends ModelAnswers {
   dir: string;
   /** Size and modification time of the weights: a retrained model is answered again. */
   weights: string;
-  generation: GenerationSettings;
+  settings: AccuracySettings;
   ids: string[];
-  answers: string[];
 }
 
 function weightsStamp(dir: string): string {
@@ -88,7 +56,7 @@ export interface EvaluateOptions {
   /** The first model is the base every other one is compared with. */
   models: readonly { name: string; dir: string }[];
   prompts: readonly EvalPrompt[];
-  generation: GenerationSettings;
+  settings: AccuracySettings;
   bootstrapSeed: number;
   threads?: number;
   quiet?: boolean;
@@ -97,26 +65,23 @@ export interface EvaluateOptions {
   onSeconds?: (name: string, seconds: number) => void;
 }
 
-/** The model's answers, from the cache when it matches (same model weights, settings and items), else generated. */
-async function answersOf(o: EvaluateOptions, model: { name: string; dir: string }): Promise<string[]> {
+/** The model's answers, from the cache when it matches (same weights, settings and items), else generated. */
+export async function answersOf(o: EvaluateOptions, model: { name: string; dir: string }): Promise<ModelAnswers> {
   const file = path.join(o.out, 'answers', `${model.name}.json`);
-  const key = { dir: path.resolve(model.dir), weights: weightsStamp(model.dir), generation: o.generation, ids: o.prompts.map((p) => p.id) };
+  const key = { dir: path.resolve(model.dir), weights: weightsStamp(model.dir), settings: o.settings, ids: o.prompts.map((p) => p.id) };
   if (fs.existsSync(file)) {
-    const cached = readJson(file) as CachedAnswers;
-    const { answers, ...rest } = cached;
-    if (JSON.stringify(rest) === JSON.stringify(key) && answers.length === o.prompts.length) {
+    const { greedy, samples_I_K, ...rest } = readJson(file) as CachedAnswers;
+    if (JSON.stringify(rest) === JSON.stringify(key) && greedy.length === o.prompts.length) {
       o.log?.(`${model.name}: answers reused from ${file}`);
-      return answers;
+      return { greedy, samples_I_K };
     }
   }
-  const runtime = new Runtime({ threads: o.threads });
+  const runtime = experimentRuntime(o.threads);
   const started = performance.now();
   try {
     const chat = ChatModel.load(model.dir, runtime, model.name);
-    const progress = new Progress({ total: o.prompts.length, label: `answers of ${model.name}`, quiet: o.quiet });
-    const answers = await generateAnswers(chat, o.prompts, o.generation, progress);
-    progress.finish();
-    writeJsonAtomic(file, { ...key, answers } satisfies CachedAnswers);
+    const answers = await answerItems(chat, o.prompts, o.settings, { name: model.name, quiet: o.quiet });
+    writeJsonAtomic(file, { ...key, ...answers } satisfies CachedAnswers);
     o.onSeconds?.(model.name, (performance.now() - started) / 1000);
     return answers;
   } finally {
@@ -124,28 +89,37 @@ async function answersOf(o: EvaluateOptions, model: { name: string; dir: string 
   }
 }
 
-/** Answers, accuracy and (for all but the first model) the verifier's comparison with the first model. */
+/** The verifier's preferences between the greedy answers, as win-rate statistics; also written as an eval report. */
+async function winRateVsBase(o: EvaluateOptions, model: { name: string; dir: string }, greedy: readonly string[], baseGreedy: readonly string[]) {
+  const judge = new VerifierJudge();
+  const pairs = o.prompts.map((prompt, i) => ({ prompt, model: greedy[i], baseline: baseGreedy[i] }));
+  const prefs = await judge.judge(pairs);
+  const judged = pairs.map((p, i) => ({ subset: p.prompt.subset, preference: prefs[i], modelLength: p.model.length, baselineLength: p.baseline.length }));
+  const stats = summarize(judged, { seed: o.bootstrapSeed });
+  const base = o.models[0];
+  const report: EvalReport = {
+    model: model.dir,
+    baseline: base.dir,
+    judge: { name: judge.name, counters: judge.counters() },
+    generation: { temperature: 0, maxTokens: o.settings.maxTokens, seed: o.settings.seed },
+    ...stats,
+    items: pairs.map((p, i) => ({ id: p.prompt.id, subset: p.prompt.subset, instruction: p.prompt.instruction, model: p.model, baseline: p.baseline, preference: prefs[i] })),
+  };
+  writeReport(path.join(o.out, `${model.name}-vs-${base.name}`), report, o.prompts, 'world');
+  return stats;
+}
+
+/** Accuracy of every model, and for all but the first, the win rate and paired tests against the first. */
 export async function evaluateModels(o: EvaluateOptions): Promise<ModelEval[]> {
   const [base, ...others] = o.models;
   const baseAnswers = await answersOf(o, base);
-  const judge = new VerifierJudge();
-  const results: ModelEval[] = [{ name: base.name, dir: base.dir, accuracy: solverAccuracy(o.prompts, baseAnswers) }];
+  const baseItems: ItemOutcome[] = itemOutcomes(o.prompts, baseAnswers);
+  const results: ModelEval[] = [{ name: base.name, dir: base.dir, accuracy: accuracyRows(baseItems) }];
   for (const model of others) {
     const answers = await answersOf(o, model);
-    const pairs = o.prompts.map((prompt, i) => ({ prompt, model: answers[i], baseline: baseAnswers[i] }));
-    const prefs = await judge.judge(pairs);
-    const judged = pairs.map((p, i) => ({ subset: p.prompt.subset, preference: prefs[i], modelLength: p.model.length, baselineLength: p.baseline.length }));
-    const stats = summarize(judged, { seed: o.bootstrapSeed });
-    const report: EvalReport = {
-      model: model.dir,
-      baseline: base.dir,
-      judge: { name: judge.name, counters: judge.counters() },
-      generation: o.generation,
-      ...stats,
-      items: pairs.map((p, i) => ({ id: p.prompt.id, subset: p.prompt.subset, instruction: p.prompt.instruction, model: p.model, baseline: p.baseline, preference: prefs[i] })),
-    };
-    writeReport(path.join(o.out, `${model.name}-vs-${base.name}`), report, o.prompts, 'world');
-    results.push({ name: model.name, dir: model.dir, accuracy: solverAccuracy(o.prompts, answers), vsBase: stats });
+    const items = itemOutcomes(o.prompts, answers);
+    const vsBase = await winRateVsBase(o, model, answers.greedy, baseAnswers.greedy);
+    results.push({ name: model.name, dir: model.dir, accuracy: accuracyRows(items), paired: pairedRows(items, baseItems, { seed: o.bootstrapSeed }), vsBase });
   }
   return results;
 }

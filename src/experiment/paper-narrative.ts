@@ -31,12 +31,13 @@ function comparisons(r: PaperResults): string[] {
     const s = stats(arm.name);
     return `${arm.label}: ${pct(s.winRate)}% ${ci(s)} against the base (${s.wins} wins, ${s.ties} ties, ${s.losses} losses of ${s.n}): ${verdict(s)}.`;
   });
-  const order = [...r.arms].sort((a, b) => stats(b.name).winRate - stats(a.name).winRate);
-  const paperOrder = [...r.arms].sort((a, b) => b.paperWinRate - a.paperWinRate);
+  const main = r.arms.filter((a) => a.paperWinRate !== null);
+  const order = [...main].sort((a, b) => stats(b.name).winRate - stats(a.name).winRate);
+  const paperOrder = [...main].sort((a, b) => b.paperWinRate! - a.paperWinRate!);
   const chain = (items: [string, number][]) => items.map(([l, v], i) => `${i ? (items[i - 1][1] > v ? ' > ' : ' = ') : ''}${l} ${v.toFixed(1)}`).join('');
   lines.push(
-    `Order by overall win rate here: ${chain(order.map((a) => [a.label, 100 * stats(a.name).winRate]))}; ` +
-      `the paper's: ${chain(paperOrder.map((a) => [a.label, a.paperWinRate]))}.`,
+    `Order of the paper's arms by overall win rate here: ${chain(order.map((a) => [a.label, 100 * stats(a.name).winRate]))}; ` +
+      `the paper's: ${chain(paperOrder.map((a) => [a.label, a.paperWinRate!]))}.`,
   );
   const pairs: [string, string][] = [['lsp', 'grpo'], ['lsp-from-grpo', 'grpo'], ['lsp', 'lsp-zero']];
   for (const [a, b] of pairs) {
@@ -60,9 +61,10 @@ function families(r: PaperResults): string[] {
 }
 
 function accuracy(r: PaperResults): string {
-  const overall = (name: string) => evalOf(r, name).accuracy.find((a) => a.family === 'overall')!;
-  const parts = [`Base ${pct(overall('base').exact)}%`, ...r.arms.map((a) => `${a.label} ${pct(overall(a.name).exact)}%`)];
-  return `Exact-match solver accuracy on the held-out set: ${parts.join(', ')}.`;
+  const overall = (name: string) => evalOf(r, name).accuracy.find((a) => a.group === 'overall')!;
+  const show = (name: string) => `${pct(overall(name).greedy)} / ${pct(overall(name).meanK)}`;
+  const parts = [`Base ${show('base')}%`, ...r.arms.map((a) => `${a.label} ${show(a.name)}%`)];
+  return `Held-out accuracy, greedy / mean@${r.settings.k} at temperature 1: ${parts.join(', ')}.`;
 }
 
 function challenger(r: PaperResults): string[] {

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { writeFileAtomic } from '../train/run-folder.ts';
 import { formatDuration } from '../util/progress.ts';
 import { FAMILY_NAMES } from '../world/types.ts';
+import { ABLATED, OPTION_LABEL } from './arms.ts';
 import { narrative } from './paper-narrative.ts';
+import { ablationTable, claims, mdTable, pairedAccuracyTable, pairedFamilyTable, validityTable } from './paper-tables.ts';
 import { ci, evalOf, iterationRange, metricPoints, num, pct, type PaperResults } from './results.ts';
 import { barChart, lineChart, PALETTE, type LineSeries } from './svg.ts';
 
@@ -22,8 +24,7 @@ export const CURVES = [
 ] as const;
 
 const seconds = (s: number | undefined) => (s !== undefined && Number.isFinite(s) ? formatDuration(s) : '–');
-const table = (header: string[], rows: string[][], align?: string[]) =>
-  [`| ${header.join(' | ')} |`, `|${(align ?? header.map((_, i) => (i === 0 ? '---' : '---:'))).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const table = mdTable;
 
 interface Figure {
   file: string;
@@ -43,7 +44,7 @@ function comparisonFigures(r: PaperResults, stem: string): Figure[] {
         label: arm.label,
         bars: [
           { series: 'this run: world held-out set, verifier judge (95% CI)', value: 100 * s.winRate, lo: 100 * s.winRateCI.lo, hi: 100 * s.winRateCI.hi },
-          { series: 'paper: AlpacaEval vs Llama-3.2-3B-Instruct, GPT-4o judge', value: arm.paperWinRate },
+          { series: 'paper: AlpacaEval vs Llama-3.2-3B-Instruct, GPT-4o judge', value: arm.paperWinRate ?? NaN },
         ],
       };
     }),
@@ -89,32 +90,42 @@ function curveFigures(r: PaperResults, stem: string): Figure[] {
   ];
 }
 
+const optionText = (arm: PaperResults['arms'][number]) =>
+  arm.mode === 'grpo' ? '–' : ABLATED.map((o) => (o === 'challengerReward' ? `challenger reward ${arm.config.challengerReward}` : `${OPTION_LABEL[o]} ${arm.config[o]}`)).join(', ');
+
 function settingsSection(r: PaperResults): string {
   const b = r.spec;
-  const perFamily = b.evalPerFamily === null ? 'all of each family (levels 1-6)' : `${b.evalPerFamily} per family, spread over levels 1-6`;
-  const g = r.generation;
+  const s = r.settings;
+  const frontier = r.grpoFrontier ? `kept only levels where the base's exact success at temperature 1 is in [${r.grpoFrontier.lo}, ${r.grpoFrontier.hi}] (probe: ${b.frontierProbe.items} instructions x ${b.frontierProbe.k} samples per level, its own seed; \`${r.out}/grpo-frontier.json\`)` : 'every level 1-6';
+  const arms = r.arms.map((arm) => [arm.label, arm.mode, String(arm.iterations), String(arm.config.lr), String(arm.config.N), String(arm.config.G), arm.config.verifierReward, optionText(arm)]);
   return [
     table(['setting', 'value'], [
       ['model (base)', `\`${r.model}\``],
-      ['budget', `${r.budget}: ${b.iterations} iterations per trained arm, N = ${b.N} queries x G = ${b.G} answers per iteration; GRPO prompt set of ${b.grpoPrompts} world instructions`],
+      ['budget', `${r.budget}: ${b.iterations} iterations per main arm, ${b.ablationIterations} per ablation arm; GRPO prompt set of ${b.grpoPrompts} world instructions, ${frontier}`],
       ['seed', String(r.seed)],
-      ['evaluation', `${r.evalItems} held-out world instructions (${perFamily}), temperature ${g.temperature}, max ${g.maxTokens} tokens, verifier judge, 95% percentile bootstrap intervals`],
+      ['evaluation', `${r.evalItems} items of the larger held-out world set (spread over families and levels), each answered greedily and ${s.k} times at temperature 1 (max ${s.maxTokens} tokens); verifier judge; paired 95% bootstrap intervals and exact sign tests`],
+      ['tuning', 'no setting was tuned on the held-out set: learning rate, N, G and iterations come from a sweep on a dev draw of the world generator (docs/results/sweep.md)'],
       ['machine', `${r.machine}${r.threads ? `, ${r.threads} ONNX Runtime threads` : ''}`],
-      ['run folders', `\`${r.out}/<arm>/\` (config.json, metrics.jsonl, samples.jsonl, model/); evaluation reports in \`${r.out}/eval/\``],
+      ['run folders', `\`${r.out}/<arm>/\` (config.json, metrics.jsonl, samples.jsonl, model/); evaluation answers and reports in \`${r.out}/eval/\``],
     ], ['---', '---']),
+    '',
+    'Each arm\'s training settings (resolved by the same config schema as `selfplay train`; src/experiment/arms.ts):',
+    '',
+    table(['arm', 'mode', 'iterations', 'lr', 'N', 'G', 'verifier reward', 'challenger reward options'], arms, ['---', '---', '---:', '---:', '---:', '---:', '---', '---']),
   ].join('\n');
 }
 
 function wallTimeSection(r: PaperResults): string {
-  const rows = [['Base', '–', '0', '–', seconds(r.evalSeconds.base)]];
-  for (const arm of r.arms) rows.push([arm.label, `\`${arm.startModel}\``, String(r.spec.iterations), seconds(arm.trainSeconds), seconds(r.evalSeconds[arm.name])]);
-  const train = r.arms.reduce((a, arm) => a + (Number.isFinite(arm.trainSeconds) ? arm.trainSeconds : 0), 0);
+  const rows = [['Base', '–', '0', r.probeSeconds ? `${seconds(r.probeSeconds)} (frontier probe)` : '–', seconds(r.evalSeconds.base)]];
+  for (const arm of r.arms) rows.push([arm.label, `\`${arm.startModel}\``, String(arm.iterations), seconds(arm.trainSeconds), seconds(r.evalSeconds[arm.name])]);
+  const train = r.arms.reduce((a, arm) => a + (Number.isFinite(arm.trainSeconds) ? arm.trainSeconds : 0), 0) + r.probeSeconds;
   const answers = Object.values(r.evalSeconds).reduce((a, s) => a + s, 0);
-  rows.push(['**total**', '', '', seconds(train), `${seconds(answers)} (all: ${seconds(train + answers)})`]);
+  rows.push(['**total**', '', '', seconds(train), `${seconds(answers)} (all: **${seconds(train + answers)}**)`]);
   return [
     table(['arm', 'starts from', 'iterations', 'training', 'evaluation answers'], rows, ['---', '---', '---:', '---:', '---:']),
     '',
-    'Times add up over sessions when the experiment was resumed; a model whose answers were cached from an earlier session costs nothing here.',
+    `Times add up over sessions when the experiment was resumed; a model whose answers were cached from an earlier session costs nothing here. ` +
+      `The ${r.budget} budget's target is under 60 minutes on 2 cores: ${train + answers < 3600 ? 'met' : '**not met**'} (${seconds(train + answers)}).`,
   ].join('\n');
 }
 
@@ -122,7 +133,7 @@ function comparisonSection(r: PaperResults, figures: Figure[]): string {
   const rows = [['Base', '50 (itself)', '', '', '–']];
   for (const arm of r.arms) {
     const s = evalOf(r, arm.name).vsBase!.overall;
-    rows.push([arm.label, pct(s.winRate), ci(s), `${s.wins} / ${s.ties} / ${s.losses}`, arm.paperWinRate.toFixed(1)]);
+    rows.push([arm.label, pct(s.winRate), ci(s), `${s.wins} / ${s.ties} / ${s.losses}`, arm.paperWinRate === null ? '–' : arm.paperWinRate.toFixed(1)]);
   }
   const familyRows = r.arms.map((arm) => [
     arm.label,
@@ -149,15 +160,17 @@ function comparisonSection(r: PaperResults, figures: Figure[]): string {
 }
 
 function accuracySection(r: PaperResults): string {
-  const label = (name: string) => (name === 'base' ? 'Base' : r.arms.find((a) => a.name === name)!.label);
-  const rows = r.evals.map((e) => [label(e.name), ...[...FAMILY_NAMES, 'overall'].map((f) => {
-    const a = e.accuracy.find((x) => x.family === f);
-    return a ? `${pct(a.exact)} (${num(a.meanScore, 2)})` : '–';
-  })]);
+  const k = r.settings.k;
   return [
-    "Each model's own answers on the same held-out instructions: exact-match accuracy % (mean verifier score, partial credit in [0, 1]).",
+    `Each model's own answers on the same held-out items, scored exact by the verifier: greedy, mean accuracy over ${k} samples at temperature 1 ` +
+      `(the policy RL trains) and maj@${k} (the majority answer of those samples). Differences against the base in percentage points, ` +
+      'with the paired bootstrap 95% interval, items gained / lost and the exact sign test (McNemar) p.',
     '',
-    table(['model', ...FAMILY_NAMES, 'overall'], rows),
+    pairedAccuracyTable(r),
+    '',
+    `### Per task family (mean@${k} difference against the base, points, 95% interval)`,
+    '',
+    pairedFamilyTable(r),
   ].join('\n');
 }
 
@@ -191,20 +204,22 @@ function diversitySection(r: PaperResults, figures: Figure[]): string {
 
 const DIFFERENCES = [
   "- Model and data: a ~4.5M-parameter world model pretrained on six synthetic task families (`docs/world.md`), not Llama-3.2-3B-Instruct; the held-out world set instead of AlpacaEval's 805 instructions.",
-  "- Judge: the world's verifier (exact answers), not GPT-4o. The challenger's reward and the solver's R in training are the same verifier.",
-  '- Budget: a few dozen iterations per arm on 2 CPU cores; every arm uses the training config defaults (learning rate, KL coefficient, estimator) of `selfplay train`, the same for all arms, where the paper used a lower learning rate for GRPO.',
-  '- GRPO "with data": a fixed set of world instructions from a seeded stream (levels 1-6, held-out instances excluded), standing in for the paper\'s instruction data.',
+  "- Judge: the world's verifier (exact answers), not GPT-4o. The solver's R in training is the same verifier, with exact 0/1 reward (partial credit paid near-guesses).",
+  '- Rewards: the LSP arms add an invalid-query penalty and a batch repetition penalty to the paper\'s challenger reward -V(q) (in a verifier world -V(q) alone pays most for an invalid query); the ablation shows what each option does.',
+  '- Budget: tens of iterations per arm on 2 CPU cores; learning rate, N, G and iterations chosen by a small sweep on a dev set (docs/results/sweep.md), the same for all arms, where the paper used a lower learning rate for GRPO.',
+  '- GRPO "with data": a fixed set of world instructions from a seeded stream (held-out instances excluded; only the frontier levels when the budget filters them), standing in for the paper\'s instruction data.',
 ];
 
 /** The markdown of the doc; figure files are named relative to it. */
-export function paperMarkdown(r: PaperResults, figures: Figure[]): string {
+export function paperMarkdown(r: PaperResults, figures: Figure[], others: readonly PaperResults[] = []): string {
   const curves = figures.filter((f) => f.file.includes('-curve-'));
   return [
     "# The paper's comparison in the embedded world",
     '',
     `Generated by \`selfplay experiment paper\` (src/experiment/paper.ts) on ${r.date.slice(0, 10)}. Arms, as in the paper's ` +
-      'Figures 2 and 3: the base model; GRPO on a fixed prompt set ("with data"); LSP-Zero; LSP; and LSP started from the GRPO model ' +
-      '(its frozen reference is then the GRPO model). Every trained arm is evaluated against the base.',
+      `Figures 2 and 3: the base model, ${r.arms.filter((a) => a.kind === 'main').map((a) => a.label).join(', ')}` +
+      `${r.arms.some((a) => a.kind === 'ablation') ? ', and the ablation arms (LSP with one challenger reward option flipped)' : ''}. ` +
+      'Every trained arm is evaluated against the base on the same held-out items.',
     '',
     '```',
     r.command,
@@ -216,6 +231,16 @@ export function paperMarkdown(r: PaperResults, figures: Figure[]): string {
     '',
     wallTimeSection(r),
     '',
+    '## Did the paper\'s claims reproduce?',
+    '',
+    ...claims(r).map((line) => `- ${line}`),
+    '',
+    ...others.flatMap((o) => [
+      `Another run of the same command with seed ${o.seed} (\`${o.out}\`, ${o.date.slice(0, 10)}, model \`${o.model}\`, budget ${o.budget}):`,
+      '',
+      ...claims(o).map((line) => `- ${line}`),
+      '',
+    ]),
     '## Win rate against the base',
     '',
     comparisonSection(r, figures.slice(0, 2)),
@@ -223,6 +248,20 @@ export function paperMarkdown(r: PaperResults, figures: Figure[]): string {
     '## Solver accuracy',
     '',
     accuracySection(r),
+    '',
+    '## Challenger validity: LSP against LSP-Zero',
+    '',
+    'Share of challenger queries that are valid world instances (samples.jsonl), per window of iterations (the diversity section has every window).',
+    '',
+    validityTable(r),
+    '',
+    '## Ablation: the challenger reward options',
+    '',
+    `LSP with the budget's reward options, and LSP with one option flipped each (${r.spec.ablationIterations} iterations per ablation arm` +
+      `${r.spec.ablationIterations === r.spec.iterations ? ', as many as the main LSP arm' : `, fewer than the main LSP arm's ${r.spec.iterations} so the budget fits its time`}). ` +
+      'Validity and diversity from the challenger\'s queries in training; accuracy on the held-out items against the base.',
+    '',
+    ablationTable(r),
     '',
     '## Training curves',
     '',
@@ -248,11 +287,11 @@ export function paperMarkdown(r: PaperResults, figures: Figure[]): string {
 }
 
 /** Writes the doc and its figures (next to it, named after it); returns the files written. */
-export function writePaperDoc(doc: string, r: PaperResults): string[] {
+export function writePaperDoc(doc: string, r: PaperResults, others: readonly PaperResults[] = []): string[] {
   const dir = path.dirname(doc);
   const stem = path.basename(doc, '.md');
   const figures = [...comparisonFigures(r, stem), ...curveFigures(r, stem)];
   for (const f of figures) writeFileAtomic(path.join(dir, f.file), f.svg);
-  writeFileAtomic(doc, paperMarkdown(r, figures));
+  writeFileAtomic(doc, paperMarkdown(r, figures, others));
   return [doc, ...figures.map((f) => path.join(dir, f.file))];
 }

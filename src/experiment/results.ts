@@ -1,12 +1,19 @@
 /** The experiment's results as the doc and results.json use them, and the number formats they share. */
-import type { GenerationSettings } from '../eval/pairwise.ts';
+import type { AccuracySettings } from '../eval/accuracy.ts';
 import type { SubsetStats } from '../eval/stats.ts';
+import type { TrainConfig } from '../rl/config.ts';
+import type { ArmSpec, BudgetSpec } from './arms.ts';
 import type { DiversityWindow } from './diversity.ts';
+import type { FrontierRange } from './frontier.ts';
 import type { ModelEval } from './paper-eval.ts';
-import type { ArmSpec, BudgetSpec } from './paper.ts';
+
+/** The resolved settings of an arm that the doc's tables show. */
+export type ArmSettings = Pick<TrainConfig, 'lr' | 'N' | 'G' | 'verifierReward' | 'challengerReward' | 'invalidQueryPenalty' | 'repetitionPenalty'>;
 
 export interface ArmResult extends ArmSpec {
   startModel: string;
+  iterations: number;
+  config: ArmSettings;
   trainSeconds: number;
   /** metrics.jsonl of the arm's run. */
   metrics: Record<string, unknown>[];
@@ -21,15 +28,22 @@ export interface PaperResults {
   model: string;
   budget: string;
   spec: BudgetSpec;
+  /** GRPO's frontier filter; null: every level. */
+  grpoFrontier: FrontierRange | null;
   seed: number;
   threads?: number;
   out: string;
   evalItems: number;
-  generation: GenerationSettings;
+  /** Greedy answers and k samples at temperature 1 per held-out item. */
+  settings: AccuracySettings;
   arms: ArmResult[];
   /** Base first, then the arms in ARMS order. */
   evals: ModelEval[];
   evalSeconds: Record<string, number>;
+  /** The frontier probe of the base model (0 without a frontier filter). */
+  probeSeconds: number;
+  /** This session's wall time (the doc's total adds the parts over all sessions). */
+  sessionSeconds: number;
 }
 
 export const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '–');

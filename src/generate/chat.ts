@@ -40,6 +40,8 @@ export interface ChatLoadOptions {
   chatTemplateFile?: string;
   /** Default true: a folder without a chat template is refused at load. */
   needsChatTemplate?: boolean;
+  /** Tokenizer, chat template and config only, no weights: a model that renders prompts and decodes samples another engine draws (a training service's). */
+  textOnly?: boolean;
 }
 
 export class ChatModel {
@@ -64,7 +66,7 @@ export class ChatModel {
     const beforeWeights = (tok: Tokenizer) => {
       if (opts.needsChatTemplate !== false) tok.requireChatTemplate();
     };
-    const folder = loadModelFolder(dir, { chatTemplateFile: opts.chatTemplateFile, beforeWeights });
+    const folder = loadModelFolder(dir, { chatTemplateFile: opts.chatTemplateFile, beforeWeights, skipWeights: opts.textOnly });
     return new ChatModel(folder, new ModelEngine(folder.cfg, folder.weights, runtime, id), folder.tokenizer!);
   }
 

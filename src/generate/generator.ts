@@ -21,6 +21,11 @@ import { checkSamplingParams, sampleToken, type SamplingParams } from './sampler
 export interface GenerateOptions extends SamplingParams {
   maxNewTokens: number;
   seed: number;
+  /**
+   * One seed per row: row b draws from its own stream, so its tokens do not depend on the other rows of the batch
+   * (a batch sampled in pieces, or merged with others, draws the same). Default: one stream for the batch, from `seed`.
+   */
+  rowSeeds?: readonly number[];
   /** Token ids that end a row (included in its output). */
   eosIds: readonly number[];
   /** Called with a row's generated ids after each token; true ends the row (e.g. a stop string). */
@@ -123,14 +128,16 @@ export class Generator {
     const cache = new KvCache(cfg.numLayers, B, cfg.numKvHeads, roundUp(longest - P + 1, S_BUCKET), cfg.headDim);
     const rows = [...Array(B).keys()];
     let logprobs = await this.extend(cache, rope, rows, prompts.map((p) => p.slice(P)), prefix);
-    const rng = new Rng(opts.seed);
+    if (opts.rowSeeds && opts.rowSeeds.length !== B) throw new InputError(`generate: ${opts.rowSeeds.length} row seeds for ${B} prompts`);
+    const batchRng = new Rng(opts.seed);
+    const rngs = opts.rowSeeds?.map((s) => new Rng(s));
     const out: Generation[] = prompts.map(() => ({ tokens: [], logprobs: [], finishReason: 'length' }));
     const live = new Set(rows);
     const V = sampleableIds(opts.sampleableVocab, cfg.vocabSize);
     for (let step = 0; step < opts.maxNewTokens && live.size > 0; step++) {
       const next = new Array<number>(B).fill(0);
       for (const b of live) {
-        const token = sampleToken(logprobs, b * cfg.vocabSize, V, opts, rng); // ids >= V are never drawn
+        const token = sampleToken(logprobs, b * cfg.vocabSize, V, opts, rngs ? rngs[b] : batchRng); // ids >= V are never drawn
         next[b] = token;
         out[b].tokens.push(token);
         out[b].logprobs.push(logprobs[b * cfg.vocabSize + token]);
@@ -250,6 +257,17 @@ function newTokenBias(counts: number[], N: number, R: number): Float32Array {
     }
   });
   return bias;
+}
+
+/** Length of the longest prefix every sequence starts with (all of a sequence can be the prefix). */
+export function commonPrefixLength(seqs: number[][]): number {
+  let n = Math.min(...seqs.map((s) => s.length));
+  for (const s of seqs) {
+    let i = 0;
+    while (i < n && s[i] === seqs[0][i]) i++;
+    n = i;
+  }
+  return n;
 }
 
 /** Longest common prefix of all prompts, leaving at least one token of each to prefill with its row. */

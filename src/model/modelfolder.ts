@@ -38,6 +38,8 @@ export interface LoadFolderOptions {
   chatTemplateFile?: string;
   /** Checks on the tokenizer before the weights are read (e.g. that it has a chat template). */
   beforeWeights?: (tokenizer: Tokenizer) => void;
+  /** Read no weights (`weights` stays empty): the folder only renders and decodes text, its weights live elsewhere. */
+  skipWeights?: boolean;
 }
 
 function vocabTooSmall(dir: string, cfg: LlamaConfig, tokenizerIds: number): ModelFormatError {
@@ -89,7 +91,7 @@ export function loadModelFolder(dir: string, opts: LoadFolderOptions = {}): Mode
   const hasTokenizer = fs.existsSync(path.join(dir, 'tokenizer.json'));
   const tokenizer = hasTokenizer ? loadCheckedTokenizer(dir, cfg, opts) : undefined;
   if (tokenizer) opts.beforeWeights?.(tokenizer);
-  const { weights, ignored } = loadModelWeights(dir, cfg);
+  const { weights, ignored } = opts.skipWeights ? { weights: new Map<string, Float32Array>(), ignored: [] } : loadModelWeights(dir, cfg);
   const folder: ModelFolder = { dir, cfg, rawConfig, weights, ignored };
   if (tokenizer) folder.tokenizer = tokenizer;
   const genFile = path.join(dir, 'generation_config.json');

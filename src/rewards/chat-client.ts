@@ -4,6 +4,9 @@
  * Retry-After header); any other failure is a JudgeError naming the URL, the status and the server's message.
  */
 import { JudgeError } from '../errors.ts';
+import { retryAfterMs, sleep } from '../util/concurrent.ts';
+
+export { mapConcurrent } from '../util/concurrent.ts';
 
 export interface ChatClientOptions {
   /** Base URL: `http://host:port`, `.../v1`, or the full `.../v1/chat/completions`. */
@@ -39,8 +42,6 @@ class Transient extends Error {
     super(message);
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ChatClient {
   readonly endpoint: string;
@@ -93,16 +94,10 @@ export class ChatClient {
       const cause = (e as { cause?: { code?: string } }).cause?.code;
       throw new Transient(`${(e as Error).message}${cause ? ` (${cause})` : ''}`);
     }
-    if (res.status === 429 || res.status >= 500) throw new Transient(`HTTP ${res.status}: ${snippet(text)}`, retryAfter(res));
+    if (res.status === 429 || res.status >= 500) throw new Transient(`HTTP ${res.status}: ${snippet(text)}`, retryAfterMs(res));
     if (!res.ok) throw new JudgeError(`${this.endpoint}: HTTP ${res.status}: ${snippet(text)}`);
     return firstChoiceContent(text, this.endpoint);
   }
-}
-
-/** Retry-After in seconds (the HTTP-date form is ignored). */
-function retryAfter(res: Response): number | undefined {
-  const v = Number(res.headers.get('retry-after'));
-  return res.headers.has('retry-after') && Number.isFinite(v) && v >= 0 ? v * 1000 : undefined;
 }
 
 /** The server's error message when it sent OpenAI's `{"error": {"message"}}`, else the start of the body; on one line. */
@@ -129,30 +124,4 @@ export function firstChoiceContent(text: string, endpoint: string): string {
   const content = json?.choices?.[0]?.message?.content; // `null` is valid JSON
   if (typeof content !== 'string') throw new JudgeError(`${endpoint}: response has no choices[0].message.content: ${snippet(text)}`);
   return content;
-}
-
-/**
- * Runs `fn` on every item with at most `limit` calls in flight; results in input order. After a failure no new call
- * starts, and the calls already in flight are waited for before the first error is thrown (nothing keeps running
- * behind the caller's back).
- */
-export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i], i);
-      } catch (e) {
-        failed = true; // the other workers start nothing new
-        throw e;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  return results;
 }

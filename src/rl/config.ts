@@ -16,6 +16,7 @@ import { CHALLENGER_PROMPT, JUDGE_PROMPT } from '../prompts/paper.ts';
 import { loraConfigSchema } from '../model/lora.ts';
 import { FAMILY_NAMES } from '../world/types.ts';
 import { JUDGE_MAX_SCORE } from './advantages.ts';
+import { KL_FOLDS } from './kl-fold.ts';
 import { KL_ESTIMATORS } from './losses.ts';
 
 export const MODES = ['lsp', 'lsp-zero', 'grpo'] as const;
@@ -62,17 +63,28 @@ export const trainConfigSchema = z.strictObject({
   mode: z.enum(MODES).default('lsp').describe('lsp: self-play with self-reward; lsp-zero: without it; grpo: queries from promptsFile, no challenger'),
   iterations: z.number().int().positive().default(20).describe('total iterations, one optimizer step each; 20 visibly moves the default model in minutes'),
   N: z.number().int().positive().default(8).describe('queries per iteration (the paper: 8)'),
-  G: z.number().int().min(2, 'G must be >= 2: the group baseline V(q) needs at least two answers').default(4).describe('answers per query; V(q) is their mean reward'),
+  G: z.number().int().min(2, 'G must be >= 2: the group baseline V(q) needs at least two answers').default(4).describe('answers per query; V(q) is their mean reward; 4: G 8 cost twice the samples for less dev gain (docs/results/sweep.md)'),
   alphaCh: z.number().min(0).default(1).describe('weight of the challenger loss in L = L_sol + alpha_ch L_ch (the paper does not state it)'),
   beta: z.number().min(0).optional().describe('shorthand: sets betaSolver and betaChallenger (each still overridable)'),
   betaSolver: z.number().min(0).default(0.05).describe("KL(pi || pi_ref) coefficient of the solver (the paper's beta 0.05)"),
   betaChallenger: z.number().min(0).default(0.05).describe('KL coefficient of the challenger; a pilot saw its KL grow ~5x the solver\'s, so it may need more'),
   klEstimator: z.enum(KL_ESTIMATORS).default('reward').describe('reward: sg(log-ratio) in the advantage (true grad KL); k3: GRPO/TRL loss; literal: as printed (no pull, ablation)'),
   // optimizer
-  lr: z.number().positive().default(1e-4).describe('AdamW learning rate; 1e-4 for the tiny default model with full fine-tuning (paper: 3e-6 on 3B)'),
+  lr: z.number().positive().default(1e-4).describe('AdamW learning rate; 1e-4 for the tiny default model with full fine-tuning: the best dev-set gain of the defaults sweep (docs/results/sweep.md; paper: 3e-6 on 3B)'),
   weightDecay: z.number().min(0).default(0).describe('AdamW weight decay; 0 because the KL term, not decay towards 0, keeps pi near pi_ref'),
   gradClip: z.number().min(0).default(1).describe('clip the global gradient norm (0 = off); 1 as in TRL'),
   microBatch: z.number().int().positive().default(32).describe('rows per forward/backward; gradients accumulate exactly, so only memory and speed change'),
+  // where the weights train (a Tinker-compatible service: README "Training past one machine")
+  backend: z
+    .string()
+    .regex(/^(local|tinker:https?:\/\/.+)$/, "expected 'local' or 'tinker:http(s)://HOST[:PORT]'")
+    .default('local')
+    .describe("'local': this process's ONNX engine; 'tinker:URL': a Tinker-compatible training service (hosted Tinker, selfplay serve --tinker) samples and trains, model stays the local tokenizer and chat template"),
+  baseModel: z.string().min(1).nullable().default(null).describe("tinker only: the base model's name on the service (its tokenizer must be model's); null: the one model the service offers"),
+  policyLoss: z.enum(['auto', 'exact', 'importance_sampling']).default('auto').describe("exact: the local loss with klEstimator; importance_sampling: the Tinker API's loss, the KL folded into per-token advantages; auto: exact locally, importance_sampling on tinker"),
+  klFold: z.enum(KL_FOLDS).default('sequence').describe('importance_sampling only: how the KL pull enters the per-token advantages; sequence gives the reward estimator\'s gradient on-policy'),
+  remoteRetries: z.number().int().min(0).default(5).describe('tinker only: retries of a failed request where safe (refused, 429, 5xx, timeouts); a training call the service may have applied is never sent twice'),
+  remoteTimeoutSeconds: z.number().positive().default(600).describe('tinker only: time limit of one request and of one future; a remote step on a large model can take minutes, a stuck one ends the run (resumable)'),
   lora: z.strictObject(loraConfigSchema.shape).nullable().default(null).describe('null: full fine-tuning (right for the tiny default); {rank, alpha, targets}: train adapters only'),
   // rewards
   rewardSource: z
@@ -232,11 +244,30 @@ function conflicts(given: Layer, c: z.output<typeof trainConfigSchema>): string[
   const judgeOnly = ['rewardModelName', 'rewardRubricFile', 'rewardConcurrency', 'rewardRetries', 'rewardMaxTokens', 'rewardCacheFile', 'rewardParseFallback'];
   const defaults = trainConfigSchema.parse({}) as Record<string, unknown>; // a saved config repeats the defaults: fine
   for (const k of judgeOnly) if (!judge && (c as Record<string, unknown>)[k] !== defaults[k]) problems.push(`${k} is only read with rewardSource judge:openai:URL, but rewardSource is ${c.rewardSource}`);
+  problems.push(...backendConflicts(c, defaults));
   for (const placeholder of ['{instruction}', '{response}']) {
     if (!c.judgePrompt.includes(placeholder)) problems.push(`judgePrompt has no ${placeholder} placeholder: the judge would not see the interaction`);
   }
   return problems;
 }
+
+/** Settings that need a tinker backend, and losses a backend cannot compute. */
+function backendConflicts(c: z.output<typeof trainConfigSchema>, defaults: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const remote = c.backend.startsWith('tinker:');
+  if (remote && c.policyLoss === 'exact') problems.push(`policyLoss exact is computed by the local engine only; backend ${c.backend} trains with importance_sampling (policyLoss auto or importance_sampling)`);
+  const folded = c.policyLoss === 'importance_sampling' || (remote && c.policyLoss === 'auto');
+  if (folded && c.klEstimator !== 'reward') problems.push(`klEstimator ${c.klEstimator} cannot be folded into per-token advantages (importance_sampling folds the reward estimator); use klEstimator reward or policyLoss exact with backend local`);
+  if (!folded && c.klFold !== defaults.klFold) problems.push(`klFold is only read with policyLoss importance_sampling (or a tinker backend), but policyLoss is ${c.policyLoss}`);
+  for (const k of ['baseModel', 'remoteRetries', 'remoteTimeoutSeconds']) {
+    if (!remote && (c as Record<string, unknown>)[k] !== defaults[k]) problems.push(`${k} is only read with backend tinker:URL, but backend is ${c.backend}`);
+  }
+  return problems;
+}
+
+/** The loss a run trains with (policyLoss auto decided by the backend). */
+export const effectiveLoss = (c: Pick<TrainConfig, 'backend' | 'policyLoss'>): 'exact' | 'importance_sampling' =>
+  c.policyLoss === 'auto' ? (c.backend.startsWith('tinker:') ? 'importance_sampling' : 'exact') : c.policyLoss;
 
 const timestamp = (d: Date) => d.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
 

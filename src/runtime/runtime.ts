@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { RuntimeFailure } from '../errors.ts';
+import { InputError, RuntimeFailure } from '../errors.ts';
 
 export type HostArray = Float32Array | Float64Array | BigInt64Array;
 
@@ -33,10 +33,22 @@ export interface RuntimeOptions {
   maxSessions?: number;
   /**
    * Resident memory (MB) above which least recently used sessions are released, one per compile call, until it
-   * falls below (the few most recent are always kept). Default: a quarter of the machine's memory. An LSP
-   * experiment with arenas on and no bound grew to 24 GB.
+   * falls below (the few most recent are always kept). Default: SELFPLAY_MEMORY_MB if set, else a quarter of the
+   * machine's memory. An LSP experiment with arenas on and no bound grew to 24 GB.
    */
   memoryBudgetMB?: number;
+}
+
+/**
+ * The memory budget when none is given: SELFPLAY_MEMORY_MB (whole megabytes, at least 256), else a quarter of RAM.
+ * Every command reads it, so a user on a small machine caps all of them in one place.
+ */
+export function defaultMemoryBudgetMB(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.SELFPLAY_MEMORY_MB;
+  if (raw === undefined || raw === '') return Math.round(os.totalmem() / 4 / 2 ** 20);
+  const mb = Number(raw);
+  if (!Number.isInteger(mb) || mb < 256) throw new InputError(`SELFPLAY_MEMORY_MB=${raw.slice(0, 40)}: expected whole megabytes, at least 256 (e.g. 3000)`);
+  return mb;
 }
 
 /** Sessions never released for memory: a caller may still hold the last few it compiled. */
@@ -113,7 +125,7 @@ export class Runtime {
       spinning: options.spinning ?? false,
       memoryArena: options.memoryArena ?? true,
       maxSessions: options.maxSessions ?? 48,
-      memoryBudgetMB: options.memoryBudgetMB ?? Math.round(os.totalmem() / 4 / 2 ** 20),
+      memoryBudgetMB: options.memoryBudgetMB ?? defaultMemoryBudgetMB(),
     };
   }
 
@@ -132,7 +144,8 @@ export class Runtime {
     this.cache.set(key, entry);
     entry.catch(() => this.cache.delete(key));
     this.evictBeyond(this.options.maxSessions);
-    if (process.memoryUsage.rss() > this.options.memoryBudgetMB * 2 ** 20) this.evictBeyond(Math.max(KEEP_RECENT_SESSIONS, this.cache.size - 1));
+    // over budget, every session but the newest few goes at once (one per compile let a training run drift far past it)
+    if (process.memoryUsage.rss() > this.options.memoryBudgetMB * 2 ** 20) this.evictBeyond(KEEP_RECENT_SESSIONS);
     return entry;
   }
 

@@ -13,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChatModel } from '../generate/chat.ts';
 import type { Generation } from '../generate/generator.ts';
+import { apiKeyCheck, checkBindSafety } from './auth.ts';
 import { Batcher, type BatchParams } from './batcher.ts';
 import { checkContentType, checkFits, DEFAULT_MAX_BODY_BYTES, DRAIN_BYTES, longestTokenChars, readJsonBody } from './limits.ts';
 import { errorBody, parseCompletionRequest, RequestError, type CompletionRequest } from './protocol.ts';
@@ -30,6 +31,8 @@ export interface ServeOptions {
   maxBatchRows?: number;
   /** Largest request body in bytes (default 2 MiB); larger is refused with 413 before it is read. */
   maxBodyBytes?: number;
+  /** Required on every request when set (X-API-Key or Authorization: Bearer; auth.ts). */
+  apiKey?: string;
   /** One line per request (default: none). */
   log?: (line: string) => void;
 }
@@ -164,13 +167,16 @@ function sendError(res: http.ServerResponse, req: http.IncomingMessage, e: unkno
 export async function startServer(o: ServeOptions): Promise<RunningServer> {
   o.chat.tokenizer.applyChatTemplate([{ role: 'user', content: 'hello' }], { addGenerationPrompt: true }); // a broken template fails here
   const c: Context = { o, batcher: batcherOf(o), tokenChars: longestTokenChars(o.chat.tokenizer) };
+  checkBindSafety(o.host, o.apiKey);
+  const authorized = apiKeyCheck(o.apiKey);
+  const unauthorized = () => new RequestError('unauthorized: send the API key as Authorization: Bearer or X-API-Key', null, 401, 'invalid_api_key');
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
   const server = http.createServer((req, res) => {
     const start = Date.now();
     const url = (req.url ?? '/').split('?')[0].replace(/\/+$/, '');
     const done = (status: number, note = '') => o.log?.(`${req.method} ${url} ${status}${note ? ` ${note}` : ''} ${Date.now() - start}ms`);
-    const work = (stopping ? Promise.reject(shuttingDown()) : handle(c, url, req, res))
+    const work = (stopping ? Promise.reject(shuttingDown()) : !authorized(req) ? Promise.reject(unauthorized()) : handle(c, url, req, res))
       .then((note) => done(res.statusCode, note))
       .catch((e) => done(sendError(res, req, e), (e as Error).message))
       .finally(() => inFlight.delete(work));

@@ -1,8 +1,9 @@
 /**
- * Checkpoints: a folder `checkpoints/iter-NNNNNN/` with the optimizer state (optimizer.safetensors: first and second
- * moments), state.json (step, RNG state, run info, and a manifest: every other file's size and sha256) and either
- * the whole model (HF layout: config.json + model.safetensors, tokenizer files copied) or, for LoRA, only the
- * adapters (the base is the run's frozen model). Written into a temporary folder and renamed into place, so a crash
+ * Checkpoints: a folder `checkpoints/iter-NNNNNN/` with state.json (step, RNG state, run info, the optimizer's step
+ * count, and a manifest: every other file's size and sha256) and what the backend's saveState writes: for the local
+ * backend the optimizer state (optimizer.safetensors: first and second moments) and either the whole model (HF
+ * layout: config.json + model.safetensors, tokenizer files copied) or, for LoRA, only the adapters (the base is the
+ * run's frozen model). Written into a temporary folder and renamed into place, so a crash
  * never leaves a half-written checkpoint; the manifest catches one damaged afterwards (a bad disk, a truncated copy).
  */
 import fs from 'node:fs';
@@ -10,9 +11,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { ModelFormatError } from '../errors.ts';
 import type { PolicyBackend } from '../backend/backend.ts';
-import { OPTIMIZER_FILE, readAdamWState, writeAdamWState } from '../backend/optimizer-file.ts';
-import type { AdamWState } from '../optim/adamw.ts';
-import { writeModelFiles, type SaveModelOptions } from '../model/save.ts';
+import { OPTIMIZER_FILE } from '../backend/optimizer-file.ts';
 import { saveFolderAtomic } from '../util/fs.ts';
 
 export interface CheckpointState {
@@ -23,11 +22,8 @@ export interface CheckpointState {
 }
 
 export interface CheckpointContents {
-  /** The whole model as an HF folder (full fine-tuning, pretraining); absent when only adapters train (LoRA). */
-  model?: Pick<SaveModelOptions, 'config' | 'weights' | 'tokenizerFrom'>;
-  /** The optimizer moments (pretraining); or else `backend` writes its own weights and optimizer state. */
-  optimizer?: AdamWState;
-  backend?: Pick<PolicyBackend, 'saveState'>;
+  /** Writes the trainable weights and the optimizer state (LSP/GRPO, pretraining). */
+  backend: Pick<PolicyBackend, 'saveState'>;
   state: CheckpointState;
   /** More files for the same atomic folder (e.g. a LoRA adapter). */
   extraFiles?: (tmpDir: string) => void;
@@ -70,9 +66,7 @@ function manifestOf(dir: string, sub = ''): Record<string, FileRecord> {
 /** Writes a checkpoint folder atomically; state.json goes last, with the manifest of everything before it. */
 export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   saveFolderAtomic(dir, (tmp) => {
-    if (c.model) writeModelFiles(tmp, dir, c.model);
-    if (c.optimizer) writeAdamWState(path.join(tmp, OPTIMIZER_FILE), c.optimizer);
-    const optimizerStep = c.backend ? c.backend.saveState(tmp, dir).optimizerStep : c.optimizer?.step;
+    const { optimizerStep } = c.backend.saveState(tmp, dir);
     c.extraFiles?.(tmp);
     writeJson(path.join(tmp, STATE_FILE), { ...c.state, optimizerStep, files: manifestOf(tmp) });
   });
@@ -116,12 +110,6 @@ export function loadCheckpointMeta(dir: string): { state: CheckpointState; optim
     throw new ModelFormatError(`${path.join(dir, STATE_FILE)}: fields step and optimizerStep must be integers`);
   }
   return { state: { step: raw.step, rngState: raw.rngState, extra: raw.extra ?? {} }, optimizerStep: raw.optimizerStep! };
-}
-
-/** Reads the optimizer state and trainer state of a checkpoint folder (the model loads as any HF folder). */
-export function loadCheckpointState(dir: string): { optimizer: AdamWState; state: CheckpointState } {
-  const { state, optimizerStep } = loadCheckpointMeta(dir);
-  return { optimizer: readAdamWState(path.join(dir, OPTIMIZER_FILE), optimizerStep), state };
 }
 
 export const CHECKPOINT_NAME = /^iter-\d+$/;

@@ -5,12 +5,13 @@
  * In `grpo` mode the queries come from a prompt set and there is no challenger loss. Returns the metrics and the
  * samples; the caller owns the run folder.
  */
-import type { PolicyBackend, TrainRow } from '../backend/backend.ts';
+import type { LossName, PolicyBackend, TrainRow } from '../backend/backend.ts';
 import type { Completer, Completion, Sampling } from '../generate/chat.ts';
 import { challengerQueries, drawTasks, type Query, type RewardSource, selfRewards, solverAnswers, type TaskSpec } from '../game/rollout.ts';
 import { challengerAdvantages, solverAdvantages, solverRewards } from '../rl/advantages.ts';
 import type { Mode } from '../rl/config.ts';
 import { challengerRewardParts } from '../rl/rewards.ts';
+import { foldKlIntoAdvantages, type KlFold } from '../rl/kl-fold.ts';
 import { klEstimate, type KlEstimator } from '../rl/losses.ts';
 import { mean } from '../util/math.ts';
 import { Rng, stepSeed } from '../util/rng.ts';
@@ -26,6 +27,10 @@ export interface IterationSettings {
   betaSolver: number;
   betaChallenger: number;
   klEstimator: KlEstimator;
+  /** exact (default): the local loss with klEstimator; importance_sampling: the KL folded into per-token advantages. */
+  policyLoss?: 'exact' | 'importance_sampling';
+  /** How the KL enters the per-token advantages of importance_sampling (default sequence). */
+  klFold?: KlFold;
   selfRewardWeight: number;
   selfRewardFallback: number;
   sampling: { challenger: Sampling; solver: Sampling; judge: Sampling };
@@ -148,7 +153,11 @@ export async function runIteration(s: IterationSettings, m: IterationModels, ite
     group.forEach((r, i) => (r.refLogprobs = refs[i]));
   }
   timer.lap('reference');
-  const loss = `policy_${s.klEstimator}` as const;
+  const folded = s.policyLoss === 'importance_sampling';
+  for (const r of folded ? [...rows.solver, ...rows.challenger] : []) {
+    r.tokenAdvantages = foldKlIntoAdvantages(r.advantage, r.klCoef, r.samplerLogprobs, r.refLogprobs, s.klFold ?? 'sequence');
+  }
+  const loss: LossName = folded ? 'importance_sampling' : `policy_${s.klEstimator}`;
   const gSol = await m.backend.forwardBackward(rows.solver, loss, s.microBatch);
   // the challenger's gradients accumulate into the solver's in the backend until the step
   const gCh = rows.challenger.length ? await m.backend.forwardBackward(rows.challenger, loss, s.microBatch) : null;

@@ -7,14 +7,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { backendCompleter } from '../backend/chat.ts';
+import type { PolicyBackend } from '../backend/backend.ts';
 import { copyChatTemplate, LocalBackend } from '../backend/local.ts';
 import { RunFailedError, SelfplayError } from '../errors.ts';
-import type { Completer } from '../generate/chat.ts';
+import type { ChatModel, Completer } from '../generate/chat.ts';
 import { type RewardSource, verifierReward } from '../game/rollout.ts';
 import type { LoraConfig } from '../model/lora.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { Progress } from '../util/progress.ts';
 import { loadCheckpointMeta, saveCheckpoint } from './checkpoint.ts';
+import { loadRemote } from './remote-run.ts';
 import { type IterationModels, type IterationSettings, runIteration } from './lsp-iteration.ts';
 import { JsonlLog, markRunFolder, readJsonl, writeJsonAtomic } from './run-folder.ts';
 import { checkTarget, resumePoint, runSteps } from './run-scaffold.ts';
@@ -46,15 +48,31 @@ export interface RunSettings extends IterationSettings, Partial<GuardSettings> {
   reward?: RewardSource;
   /** The resolved config, written to config.json once the resume point is chosen (never before). */
   savedConfig?: unknown;
+  /** 'local' (default) or 'tinker:URL', with the service's settings (src/rl/config.ts) and API key (never saved). */
+  backend?: string;
+  baseModel?: string | null;
+  remoteRetries?: number;
+  remoteTimeoutSeconds?: number;
+  apiKey?: string | null;
 }
 
-interface Loaded {
-  backend: LocalBackend;
+/** The run's backend, with what the loop needs around it. */
+export interface Loaded {
+  backend: PolicyBackend;
+  /** Renders prompts and decodes samples for both models (the trained model's tokenizer and chat template). */
+  text: ChatModel;
+  /** Steps already done. */
   start: number;
+  /** Writes the checkpoint of the state after `iteration` iterations into `dir`. */
+  checkpoint: (dir: string, iteration: number) => Promise<void>;
+  /** Saves the trained model; returns where it is (an HF folder, or what a service keeps and the file saying so). */
+  saveFinal: () => Promise<string>;
+  /** The model the run saved at its end, if it already has (a finished run). */
+  finished: () => boolean;
 }
 
-/** The backend with the policy of a new run, or of the newest usable checkpoint in the run folder. */
-function load(s: RunSettings, runtime: Runtime, log: (line: string) => void): Loaded {
+/** A local run: the backend with the policy of a new run, or of the newest usable checkpoint in the run folder. */
+function loadLocal(s: RunSettings, runtime: Runtime, log: (line: string) => void): Loaded {
   const adam = { lr: s.lr, weightDecay: s.weightDecay, gradClip: s.gradClip };
   const backend = new LocalBackend({ model: s.model, chatTemplate: s.chatTemplate, lora: s.lora, seed: s.seed, runtime, adam });
   const resumed = resumePoint(s.out, (dir) => {
@@ -63,21 +81,23 @@ function load(s: RunSettings, runtime: Runtime, log: (line: string) => void): Lo
     return { step: state.step, value: true };
   }, log);
   if (!resumed.loaded) backend.start();
-  return { backend, start: resumed.start };
-}
-
-/** A checkpoint: the backend's state (the policy or its adapters, the optimizer) and the run's step. */
-function checkpoint(s: RunSettings, run: Loaded, dir: string, iteration: number): void {
-  saveCheckpoint(dir, { backend: run.backend, state: { step: iteration, rngState: s.seed, extra: { model: s.model } } });
+  return {
+    backend,
+    text: backend.referenceModel,
+    start: resumed.start,
+    checkpoint: async (dir, iteration) => saveCheckpoint(dir, { backend, state: { step: iteration, rngState: s.seed, extra: { model: s.model } } }),
+    saveFinal: async () => saveFinal(s, backend),
+    finished: () => fs.existsSync(path.join(s.out, 'model', 'config.json')),
+  };
 }
 
 /** The trained model as an HF folder (LoRA merged in, the adapter saved beside it). */
-function saveFinal(s: RunSettings, run: Loaded): string {
+function saveFinal(s: RunSettings, backend: LocalBackend): string {
   const dir = path.join(s.out, 'model');
   // a --chat-template goes with the trained model, so it chats without the flag
   const extraFiles = s.chatTemplate ? copyChatTemplate(s.chatTemplate) : undefined;
   // model/ last: its presence marks the run finished, so everything else must be there before it
-  run.backend.exportHf(dir, { adapterDir: s.lora ? path.join(s.out, 'adapter') : undefined, extraFiles });
+  backend.exportHf(dir, { adapterDir: s.lora ? path.join(s.out, 'adapter') : undefined, extraFiles });
   return dir;
 }
 
@@ -100,8 +120,8 @@ export async function train(s: RunSettings): Promise<string | null> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const runtime = new Runtime({ threads: s.threads });
   try {
-    const run = load(s, runtime, log);
-    checkTarget(run.start, s.iterations, fs.existsSync(path.join(s.out, 'model', 'config.json')), 'iteration', '--iterations');
+    const run = s.backend?.startsWith('tinker:') ? await loadRemote(s, runtime, log) : loadLocal(s, runtime, log);
+    checkTarget(run.start, s.iterations, run.finished(), 'iteration', '--iterations');
     markRunFolder(s.out, 'train');
     if (s.savedConfig !== undefined) writeJsonAtomic(path.join(s.out, 'config.json'), s.savedConfig);
     const metrics = new JsonlLog(path.join(s.out, 'metrics.jsonl'));
@@ -116,11 +136,10 @@ export async function train(s: RunSettings): Promise<string | null> {
       checkpointEvery: s.checkpointEvery,
       checkpointMinutes: s.checkpointMinutes,
       logs: [metrics, samples],
-      save: (dir: string, iteration: number) => checkpoint(s, run, dir, iteration),
+      save: (dir: string, iteration: number) => run.checkpoint(dir, iteration),
       interruptMessage: 'interrupt: finishing this iteration, then saving a checkpoint',
     };
-    const { backend } = run;
-    const text = backend.referenceModel; // renders prompts and decodes samples for both models
+    const { backend, text } = run;
     const models: IterationModels = { backend, policy: backendCompleter(text, backend.policy), reference: backendCompleter(text, backend.reference), reward };
     const end = await runSteps(loop, run.start, (i) => runIteration(s, models, i), async (iteration, result) => {
       if (s.periodicEval && s.evalEvery > 0 && iteration % s.evalEvery === 0) {
@@ -142,7 +161,7 @@ export async function train(s: RunSettings): Promise<string | null> {
     }).finally(() => progress.finish());
     if (end.step < s.iterations) return null;
     if (tally.applied === 0) throw new RunFailedError(`the run ended without a single applied update: all ${tally.skipped} were skipped (${SKIPPED_WHY}); no model/ was written`);
-    return saveFinal(s, run);
+    return await run.saveFinal();
   } finally {
     await runtime.release();
   }

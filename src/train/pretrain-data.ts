@@ -9,6 +9,7 @@
  *   followed by the judge's target (loss).
  * Loss weights are 1/(completion tokens in the batch) on completion tokens, 0 elsewhere.
  */
+import { commonPrefixLength } from '../generate/generator.ts';
 import type { Tokenizer } from '../model/tokenizer.ts';
 import { Rng, stepSeed } from '../util/rng.ts';
 import { corpusStream, pickFamily, type Role, type TrainingExample } from '../world/corpus.ts';
@@ -100,16 +101,6 @@ function examples(plan: BatchPlan, step: number, role: Role, n: number, family?:
   return out;
 }
 
-function commonPrefix(seqs: number[][]): number {
-  let n = Math.min(...seqs.map((s) => s.length));
-  for (const s of seqs) {
-    let i = 0;
-    while (i < n && s[i] === seqs[0][i]) i++;
-    n = i;
-  }
-  return n;
-}
-
 /** The judge's criterion-2 phrase starts with this word; the token after it is the verdict on the instruction. */
 const VERDICT_CUE = 'Instruction';
 
@@ -154,7 +145,7 @@ export function batchAt(plan: BatchPlan, tok: Tokenizer, step: number): RoleBatc
     return { role, prefix: [], rows: prompts.map((p, i) => [...p, ...completions[i]]), promptLengths: prompts.map((p) => p.length), completionTokens };
   }
   // challenger prompts are all equal: the whole prompt is the prefix (its last position predicts row token 0)
-  const P = commonPrefix(prompts);
+  const P = commonPrefixLength(prompts);
   const rows = prompts.map((p, i) => [...p.slice(P), ...completions[i]]);
   const promptLengths = prompts.map((p) => p.length - P);
   const batch: RoleBatch = { role, prefix: prompts[0].slice(0, P), rows, promptLengths, completionTokens };

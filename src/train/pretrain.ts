@@ -5,27 +5,25 @@
  * (HF model + optimizer moments + state; the newest two are kept), `log.jsonl` (one line per logged step) and, at
  * the end, `model/` (the finished HF folder). Batches are a pure function of (seed, step), so `--resume` continues
  * exactly where the last checkpoint stopped. Resume, checkpoint cadence, Ctrl-C and the log are the shared run
- * scaffold's (run-scaffold.ts).
+ * scaffold's (run-scaffold.ts). The weights and the optimizer live in a LocalBackend (src/backend/local.ts): a step is
+ * one forwardBackwardCrossEntropy of the batch's rows and one optimStep; checkpoints are the backend's saveState.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../errors.ts';
-import { parseModelConfig, type LlamaConfig, expectedParamShapes } from '../model/config.ts';
-import { ModelEngine, padBatch } from '../model/engine.ts';
-import { weightedNll } from '../model/graphs.ts';
-import { loadModelFolder } from '../model/modelfolder.ts';
-import { copyTokenizerFiles, saveModelFolder, type SaveDtype } from '../model/save.ts';
+import type { CrossEntropyRow, PolicyBackend } from '../backend/backend.ts';
+import { LocalBackend } from '../backend/local.ts';
+import { InputError, SelfplayError } from '../errors.ts';
+import { parseModelConfig } from '../model/config.ts';
+import { copyTokenizerFiles, type SaveDtype } from '../model/save.ts';
 import { loadTokenizer, type Tokenizer } from '../model/tokenizer.ts';
-import { AdamW } from '../optim/adamw.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { Progress } from '../util/progress.ts';
-import { Rng } from '../util/rng.ts';
 import { EVAL_SET_PATH, evalInstanceKeys } from '../world/evalset.ts';
 import { trainWorldTokenizer, writeTokenizerFiles } from '../world/tokenizer-train.ts';
 import { allPromptTexts } from '../world/vocab.ts';
 import type { Role } from '../world/corpus.ts';
 import type { NoiseKindWeights } from '../world/noise.ts';
-import { loadCheckpointState, saveCheckpoint } from './checkpoint.ts';
+import { loadCheckpointMeta, saveCheckpoint } from './checkpoint.ts';
 import { JsonlLog, markRunFolder } from './run-folder.ts';
 import { checkTarget, resumePoint, runSteps } from './run-scaffold.ts';
 import { batchAt, type BatchPlan, drawnInstanceKeys, type RoleBatch, type RolePhase } from './pretrain-data.ts';
@@ -176,23 +174,6 @@ export function worldModelConfig(shape: ModelShape, tok: Tokenizer): Record<stri
   return raw;
 }
 
-/** Seeded initial weights: N(0, 0.02), residual output projections scaled by 1/sqrt(2 layers), norms 1. */
-export function initWeights(cfg: LlamaConfig, seed: number): Map<string, Float32Array> {
-  const rng = new Rng(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-  const weights = new Map<string, Float32Array>();
-  for (const [name, shape] of expectedParamShapes(cfg)) {
-    const a = new Float32Array(shape.reduce((x, y) => x * y, 1));
-    if (name.endsWith('norm.weight')) a.fill(1);
-    else if (!name.endsWith('.bias')) {
-      const std = /o_proj|down_proj/.test(name) ? 0.02 / Math.sqrt(2 * cfg.numLayers) : 0.02;
-      for (let i = 0; i < a.length; i++) a[i] = std * gauss();
-    }
-    weights.set(name, a);
-  }
-  return weights;
-}
-
 /** Trains the world tokenizer (fixed prompt words + characters) into `dir` and loads it. */
 export function makeWorldTokenizer(dir: string): Tokenizer {
   const trained = trainWorldTokenizer([], { fixedTexts: allPromptTexts(), minCount: Number.MAX_SAFE_INTEGER });
@@ -201,85 +182,73 @@ export function makeWorldTokenizer(dir: string): Tokenizer {
 }
 
 /**
- * Per-token loss weights: 1/total on completion tokens, times the batch's emphasis on its emphasised tokens. Plain
- * rows (`shifted`): entry t predicts token t+1; shared-prefix rows: entry t predicts row token t.
+ * The batch as cross-entropy rows: each row's whole prompt (the shared prefix, then the row's own prompt tokens) and
+ * its completion, weighted 1/(completion tokens in the batch), the emphasised token (the judge's verdict) times the
+ * emphasis. Weights are rounded to float32 before the emphasis multiplies them, as the loss graph always saw them.
  */
-export function tokenWeights(batch: RoleBatch, B: number, width: number, shifted: boolean): Float32Array {
-  const w = new Float32Array(B * width);
-  batch.rows.forEach((row, b) => {
-    for (let j = batch.promptLengths[b]; j < row.length; j++) w[b * width + (shifted ? j - 1 : j)] = 1 / batch.completionTokens;
-    const at = batch.emphasis?.positions[b] ?? -1;
-    if (at >= 0) w[b * width + (shifted ? at - 1 : at)] *= batch.emphasis!.weight;
+export function crossEntropyRows(batch: RoleBatch): CrossEntropyRow[] {
+  const base = Math.fround(1 / batch.completionTokens);
+  return batch.rows.map((row, b) => {
+    const P = batch.promptLengths[b];
+    const weights = new Array<number>(row.length - P).fill(base);
+    const at = (batch.emphasis?.positions[b] ?? -1) - P;
+    if (batch.emphasis && at >= 0) weights[at] = base * batch.emphasis.weight;
+    return { promptIds: [...batch.prefix, ...row.slice(0, P)], tokens: row.slice(P), weights };
   });
-  return w;
-}
-
-async function trainOn(engine: ModelEngine, batch: RoleBatch): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-  const padded = padBatch(batch.rows, engine.cfg.vocabSize);
-  if (batch.prefix.length === 0) {
-    const w = tokenWeights(batch, padded.B, padded.T - 1, true);
-    return engine.trainStep(padded, weightedNll, { token_weights: { data: w, dims: [padded.B, padded.T - 1] } });
-  }
-  const w = tokenWeights(batch, padded.B, padded.T, false);
-  return engine.trainStepShared(batch.prefix, padded, weightedNll, { token_weights: { data: w, dims: [padded.B, padded.T] } });
 }
 
 interface RunState {
-  engine: ModelEngine;
-  optimizer: AdamW;
+  /** Only made (and started) as a LocalBackend; the loop itself uses the PolicyBackend interface alone. */
+  backend: PolicyBackend;
   tok: Tokenizer;
-  tokenizerDir: string;
-  rawConfig: Record<string, unknown>;
   step: number;
   extra: { tokens: number; lossTokens: number; seconds: number };
 }
 
+/** Pretraining's AdamW: betas (0.9, 0.95), decay on every weight but the norms (the backend's rule), clipping. */
+function makeBackend(o: PretrainOptions, tokenizerDir: string, runtime: Runtime): LocalBackend {
+  const adam = { lr: o.lr, weightDecay: o.weightDecay, gradClip: o.gradClip, betas: [0.9, 0.95] as const };
+  return new LocalBackend({ model: null, tokenizerFrom: tokenizerDir, chatTemplate: null, lora: null, seed: o.seed, runtime, adam });
+}
+
 async function startOrResume(o: PretrainOptions, runtime: Runtime, log: (line: string) => void): Promise<RunState> {
   const tokenizerDir = path.join(o.out, 'tokenizer');
-  const optimizer = new AdamW({ lr: o.lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: o.weightDecay, maxGradNorm: o.gradClip, decays: (n) => !n.endsWith('norm.weight') });
+  const backend = makeBackend(o, tokenizerDir, runtime);
   const resumed = resumePoint(o.out, (dir) => {
-    const folder = loadModelFolder(dir);
-    const { optimizer: state, state: s } = loadCheckpointState(dir);
-    return { step: s.step, value: { folder, state, extra: s.extra } };
+    const { state, optimizerStep } = loadCheckpointMeta(dir);
+    backend.loadState(dir, { optimizerStep });
+    return { step: state.step, value: state.extra };
   }, log);
   if (resumed.loaded) {
-    const { folder, state, extra } = resumed.loaded;
-    optimizer.restore(state);
-    const engine = new ModelEngine(folder.cfg, folder.weights, runtime);
-    const counters = { tokens: 0, lossTokens: 0, seconds: 0, ...(extra as object) } as RunState['extra'];
-    return { engine, optimizer, tok: loadTokenizer(tokenizerDir), tokenizerDir, rawConfig: folder.rawConfig, step: resumed.start, extra: counters };
+    const extra = { tokens: 0, lossTokens: 0, seconds: 0, ...(resumed.loaded as object) } as RunState['extra'];
+    return { backend, tok: loadTokenizer(tokenizerDir), step: resumed.start, extra };
   }
   fs.mkdirSync(o.out, { recursive: true });
   markRunFolder(o.out, 'pretrain');
-  const { engine, tok, rawConfig } = o.init ? fromModel(o.init, tokenizerDir, runtime) : fromScratch(o, tokenizerDir, runtime);
-  return { engine, optimizer, tok, tokenizerDir, rawConfig, step: 0, extra: { tokens: 0, lossTokens: 0, seconds: 0 } };
+  const tok = o.init ? fromModel(backend, o.init, tokenizerDir) : fromScratch(backend, o, tokenizerDir);
+  return { backend, tok, step: 0, extra: { tokens: 0, lossTokens: 0, seconds: 0 } };
 }
 
-type Start = Pick<RunState, 'engine' | 'tok' | 'rawConfig'>;
-
 /** A fresh tokenizer and seeded random weights. */
-function fromScratch(o: PretrainOptions, tokenizerDir: string, runtime: Runtime): Start {
+function fromScratch(backend: LocalBackend, o: PretrainOptions, tokenizerDir: string): Tokenizer {
   const tok = makeWorldTokenizer(tokenizerDir);
   const rawConfig = worldModelConfig(o.model, tok);
-  const cfg = parseModelConfig(rawConfig, path.join(o.out, 'config.json'));
-  return { engine: new ModelEngine(cfg, initWeights(cfg, o.seed), runtime), tok, rawConfig };
+  parseModelConfig(rawConfig, path.join(o.out, 'config.json'));
+  backend.start({ randomConfig: rawConfig });
+  return tok;
 }
 
 /** An existing world model (`--init`): its weights, and a copy of its tokenizer in the run folder. */
-function fromModel(dir: string, tokenizerDir: string, runtime: Runtime): Start {
-  const folder = loadModelFolder(dir);
-  if (!folder.tokenizer) throw new InputError(`--init ${dir}: no tokenizer.json; a world model folder has its tokenizer`);
+function fromModel(backend: LocalBackend, dir: string, tokenizerDir: string): Tokenizer {
+  if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) throw new InputError(`--init ${dir}: no tokenizer.json; a world model folder has its tokenizer`);
   fs.mkdirSync(tokenizerDir, { recursive: true });
   copyTokenizerFiles(dir, tokenizerDir);
-  return { engine: new ModelEngine(folder.cfg, folder.weights, runtime), tok: loadTokenizer(tokenizerDir), rawConfig: folder.rawConfig };
+  backend.start({ folder: dir });
+  return loadTokenizer(tokenizerDir);
 }
 
 function checkpoint(o: PretrainOptions, run: RunState, dir: string): void {
-  saveCheckpoint(dir, {
-    model: { config: run.rawConfig, weights: run.engine.weights, tokenizerFrom: run.tokenizerDir },
-    optimizer: run.optimizer.state,
-    state: { step: run.step, rngState: o.seed, extra: { ...run.extra, options: o } },
-  });
+  saveCheckpoint(dir, { backend: run.backend, state: { step: run.step, rngState: o.seed, extra: { ...run.extra, options: o } } });
 }
 
 function checkOptions(o: PretrainOptions): void {
@@ -288,13 +257,14 @@ function checkOptions(o: PretrainOptions): void {
   if (o.model.numHeads % o.model.numKvHeads !== 0) throw new InputError('pretrain: heads must be a multiple of key/value heads');
 }
 
-/** One optimizer step on the batch of step `i`; returns its log record. */
+/** One optimizer step on the batch of step `i` (one micro-batch: the whole batch); returns its log record. */
 async function trainStep(o: PretrainOptions, run: RunState, plan: BatchPlan, i: number) {
   const t0 = performance.now();
   const batch = batchAt(plan, run.tok, i);
-  const { loss, grads } = await trainOn(run.engine, batch);
+  const { loss } = await run.backend.forwardBackwardCrossEntropy(crossEntropyRows(batch), batch.rows.length);
   const lr = learningRate(o, i);
-  const { gradNorm } = run.optimizer.step(run.engine.weights, grads, lr);
+  const { gradNorm, applied } = await run.backend.optimStep({ learningRate: lr });
+  if (!applied) throw new SelfplayError(`pretrain step ${i + 1}: gradient norm is ${gradNorm}; refusing to update (--resume continues from the last checkpoint)`);
   const tokens = batch.prefix.length + batch.rows.reduce((a, r) => a + r.length, 0);
   run.extra.tokens += tokens;
   run.extra.lossTokens += batch.completionTokens;
@@ -341,7 +311,7 @@ export async function pretrain(o: PretrainOptions): Promise<string | null> {
     }).finally(() => progress.finish());
     if (end.step < o.steps) return null;
     const modelDir = path.join(o.out, 'model');
-    saveModelFolder(modelDir, { config: run.rawConfig, weights: run.engine.weights, dtype: o.saveDtype, tokenizerFrom: run.tokenizerDir });
+    run.backend.exportHf(modelDir, { dtype: o.saveDtype });
     return modelDir;
   } finally {
     await runtime.release();

@@ -70,7 +70,7 @@ const LEGACY_SIGNS: Record<RunKind, string[][]> = {
     ['config.json', 'metrics.jsonl', 'samples.jsonl'],
   ],
   pretrain: [['tokenizer', 'checkpoints', 'log.jsonl']],
-  eval: [['judgements.jsonl'], ['eval.json', 'eval.md'], ['world-quality.json', 'world-quality.md']],
+  eval: [['judgements.jsonl'], ['eval.json', 'eval.md'], ['world-quality.json', 'world-quality.md'], ['accuracy.json', 'accuracy.md', 'answers']],
   experiment: [['experiment.json', 'grpo-prompts.jsonl']],
 };
 

@@ -78,7 +78,10 @@ export interface LoopOptions {
   checkpointMinutes: number;
   /** The logs cut back to the resume point (records keyed by their step). */
   logs: JsonlLog[];
-  /** Writes the checkpoint of the state after `step` steps into `dir` (saveCheckpoint). */
+  /**
+   * Writes the checkpoint of the state after `step` steps into `dir` (saveCheckpoint). May be async (a remote
+   * backend saves on its service first): the loop awaits what it returns.
+   */
   save: (dir: string, step: number) => void;
   /** Said on the first Ctrl-C. */
   interruptMessage?: string;
@@ -120,8 +123,8 @@ export async function runSteps<R>(o: LoopOptions, start: number, step: (i: numbe
   let done = start;
   let saved = start;
   let savedAt = now();
-  const checkpoint = () => {
-    o.save(path.join(o.out, 'checkpoints', checkpointName(done)), done);
+  const checkpoint = async () => {
+    await o.save(path.join(o.out, 'checkpoints', checkpointName(done)), done);
     pruneCheckpoints(o.out);
     saved = done;
     savedAt = now();
@@ -138,23 +141,23 @@ export async function runSteps<R>(o: LoopOptions, start: number, step: (i: numbe
       const stop = verdict instanceof Error ? verdict : undefined;
       if (verdict === 'stop') interrupted = true; // a clean stop: the checkpoint below, then return
       phase = 'save';
-      if (stop || checkpointDue(o, done, now() - savedAt)) checkpoint();
+      if (stop || checkpointDue(o, done, now() - savedAt)) await checkpoint();
       if (stop) throw stop;
     }
   } catch (e) {
-    if (phase === 'step' && done > saved) saveAfterFailure(checkpoint);
+    if (phase === 'step' && done > saved) await saveAfterFailure(checkpoint);
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
   }
-  if (done > saved) checkpoint();
+  if (done > saved) await checkpoint();
   return { step: done, interrupted };
 }
 
 /** The failure that stopped the run is what the user must see; a checkpoint that fails too is only mentioned. */
-function saveAfterFailure(checkpoint: () => void): void {
+async function saveAfterFailure(checkpoint: () => Promise<void>): Promise<void> {
   try {
-    checkpoint();
+    await checkpoint();
   } catch (e) {
     if (!(e instanceof SelfplayError)) throw e;
     process.stderr.write(`could not checkpoint after the failure below either: ${e.message}\n`);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { InputError } from '../errors.ts';
 import { exactVerifierReward, type RewardSource, type TaskSpec, verifierReward } from '../game/rollout.ts';
 import { RewardModel } from '../model/reward-model.ts';
-import type { TrainConfig } from '../rl/config.ts';
+import { effectiveLoss, type TrainConfig } from '../rl/config.ts';
 import { judgeRewardFromConfig } from '../rewards/judge-reward.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { FAMILY_NAMES, type FamilyName } from '../world/types.ts';
@@ -66,6 +66,7 @@ export function runSettings(c: TrainConfig, runtime: Runtime, threads?: number):
     ...gameTasks(c.tasks),
     prompts: c.mode === 'grpo' && c.promptsFile ? readPrompts(c.promptsFile) : undefined,
     lora: c.lora,
+    policyLoss: effectiveLoss(c),
     threads,
     reward: rewardSource(c, runtime),
   };

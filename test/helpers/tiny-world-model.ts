@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseModelConfig } from '../../src/model/config.ts';
+import { initWeights } from '../../src/backend/random-init.ts';
 import { saveModelFolder } from '../../src/model/save.ts';
-import { initWeights, makeWorldTokenizer, worldModelConfig } from '../../src/train/pretrain.ts';
+import { makeWorldTokenizer, worldModelConfig } from '../../src/train/pretrain.ts';
 
 export function tinyWorldModel(seed = 1): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tiny-world-'));
