@@ -1,28 +1,53 @@
 /**
- * Stage 3 of the default model (world v4): `npx selfplay pretrain --init models/default`'s continued pretraining
- * with a solver-heavier role mix and a higher peak learning rate, so the new family (largest) and add are learnt, not
- * only judged. Run: `npx tsx scripts/pretrain-frontier.ts [out] [steps]`; continue an interrupted run with
- * `npx selfplay pretrain --resume <out>` (the options are saved in every checkpoint). The role mix is not a CLI flag
- * (src/train/pretrain.ts's CONTINUE_DEFAULTS are judge-heavy), hence this script.
+ * Stages 3 and 4 of the default model (world v4): `npx selfplay pretrain --init`'s continued pretraining with role
+ * mixes the CLI does not offer (src/train/pretrain.ts's CONTINUE_DEFAULTS are judge-heavy), hence this script.
+ *
+ *   npx tsx scripts/pretrain-frontier.ts --stage 3 --out runs/pretrain-frontier [--steps 1000]
+ *   npx tsx scripts/pretrain-frontier.ts --stage 4 --init runs/pretrain-frontier/model --out runs/pretrain-stage4 [--steps 300]
+ *   npx tsx scripts/pretrain-frontier.ts --stage 5 --init runs/pretrain-stage4/model --out runs/pretrain-stage5
+ *
+ * Stage 3 teaches the new family (largest) and add; stage 4 gives the challenger the steps it lacked after stage 3
+ * (valid queries 66.7%: largest's and sort's templates mixed). Continue an interrupted run with
+ * `npx selfplay pretrain --resume <out>` (the options are saved in every checkpoint).
  */
+import { parseArgs } from 'node:util';
 import { claimRunFolder, prepareRunFolder } from '../src/train/run-folder.ts';
 import { CONTINUE_DEFAULTS, pretrain, type PretrainOptions } from '../src/train/pretrain.ts';
 
-export const STAGE3: Omit<PretrainOptions, 'out'> = {
-  ...CONTINUE_DEFAULTS,
-  init: 'models/default',
-  seed: 4,
-  steps: 1000,
-  // the solver learns a new family and add's units digit; the challenger and judge must know largest's templates
-  mix: { solver: 0.4, challenger: 0.15, judge: 0.45 },
-  lr: 2.5e-4,
-  warmupSteps: 30,
-};
+type Stage = Omit<PretrainOptions, 'out'>;
 
-const out = process.argv[2] ?? 'runs/pretrain-frontier';
-const steps = process.argv[3] ? Number(process.argv[3]) : STAGE3.steps;
-const { continuing } = claimRunFolder(out, { kind: 'pretrain', intent: 'new', flag: '--out', reads: { '--init': STAGE3.init } });
+export const STAGES: Record<string, Stage> = {
+  '3': {
+    ...CONTINUE_DEFAULTS,
+    init: 'models/default',
+    seed: 4,
+    steps: 1000,
+    // the solver learns a new family and add's units digit; the challenger and judge must know largest's templates
+    mix: { solver: 0.4, challenger: 0.15, judge: 0.45 },
+    lr: 2.5e-4,
+    warmupSteps: 30,
+  },
+  '4': {
+    ...CONTINUE_DEFAULTS,
+    seed: 5,
+    steps: 300,
+    // the challenger's turn: stage 3 gave it 46 of 286 batches, and it mixed sort's and largest's templates
+    mix: { solver: 0.3, challenger: 0.4, judge: 0.3 },
+    lr: 1.5e-4,
+    warmupSteps: 20,
+  },
+};
+// stage 5: stage 4 again (new seed) after the strict matcher stopped refusing a dropped closing "?" (82.2% valid after 4)
+STAGES['5'] = { ...STAGES['4'], seed: 6 };
+
+const { values: a } = parseArgs({ options: { stage: { type: 'string', default: '3' }, init: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string' } } });
+const base = STAGES[a.stage!];
+if (!base) throw new Error(`--stage ${a.stage}: one of ${Object.keys(STAGES).join(', ')}`);
+const stage: Stage = { ...base, init: a.init ?? base.init, steps: a.steps ? Number(a.steps) : base.steps };
+if (!stage.init) throw new Error(`--stage ${a.stage} needs --init (the previous stage's model folder)`);
+const out = a.out ?? `runs/pretrain-stage${a.stage}`;
+const { continuing } = claimRunFolder(out, { kind: 'pretrain', intent: 'new', flag: '--out', reads: { '--init': stage.init } });
 prepareRunFolder(out, 'pretrain', continuing);
-process.stderr.write(`pretraining into ${out} (${steps} steps, seed ${STAGE3.seed}, continuing ${STAGE3.init}); --resume ${out} continues\n`);
-const model = await pretrain({ ...STAGE3, out, steps, threads: 2 });
+process.stderr.write(`pretraining stage ${a.stage} into ${out} (${stage.steps} steps, seed ${stage.seed}, continuing ${stage.init}); --resume ${out} continues\n`);
+const model = await pretrain({ ...stage, out, threads: 2 });
 process.stderr.write(model ? `done: ${model}\n` : `stopped; continue with: npx selfplay pretrain --resume ${out}\n`);

@@ -71,7 +71,7 @@ test('experiment paper (tiny budget): arms trained, evaluated against the base, 
   assert.equal(prompts.length, b.grpoPrompts);
   // evaluation: each arm against the base, per family and overall, with intervals around the win rate
   type Paired = { group: string; greedy: { n: number; gained: number; lost: number; p: number }; meanK: { n: number } };
-  const results = readJson(path.join(o.out, 'results.json')) as { evals: { name: string; accuracy: { group: string; n: number; greedy: number }[]; paired?: Paired[]; vsBase?: { overall: { n: number; winRate: number; winRateCI: { lo: number; hi: number } }; subsets: { subset: string; n: number }[] } }[] };
+  const results = readJson(path.join(o.out, 'results.json')) as { evals: { name: string; accuracy: { group: string; n: number; greedy: number }[]; paired?: Paired[]; vsBase?: { overall: { n: number; winRate: number; winRateCI: { lo: number; hi: number } }; subsets: { subset: string; n: number }[] }; vsBaseSampled?: { overall: { n: number } } }[] };
   assert.deepEqual(results.evals.map((e) => e.name), ['base', ...ARMS.map((a) => a.name)]);
   assert.equal(results.evals[0].vsBase, undefined);
   assert.equal(results.evals[0].paired, undefined);
@@ -82,6 +82,7 @@ test('experiment paper (tiny budget): arms trained, evaluated against the base, 
     assert.equal(s.n, b.evalItems);
     assert.ok(s.winRate >= 0 && s.winRate <= 1 && s.winRateCI.lo <= s.winRate && s.winRate <= s.winRateCI.hi, JSON.stringify(s));
     assert.deepEqual(e.vsBase!.subsets.map((x) => x.subset).sort(), [...families].sort());
+    assert.equal(e.vsBaseSampled!.overall.n, b.evalItems);
     const overall = e.paired!.find((x) => x.group === 'overall')!;
     assert.equal(overall.greedy.n, b.evalItems);
     assert.equal(overall.meanK.n, b.evalItems);
@@ -92,7 +93,7 @@ test('experiment paper (tiny budget): arms trained, evaluated against the base, 
   // the doc: command, every arm beside the paper's number, figures next to it, a generated "what happened"
   const doc = fs.readFileSync(o.doc, 'utf8');
   assert.ok(doc.includes('npx selfplay experiment paper') && doc.includes('--budget tiny --seed 3'), 'command missing');
-  for (const arm of ARMS) assert.match(doc, new RegExp(`\\| ${arm.label.replace(/[()]/g, '\\$&')} \\| [\\d.]+ \\| \\[[\\d.]+, [\\d.]+\\] \\| \\d+ / \\d+ / \\d+ \\| ${arm.paperWinRate === null ? '–' : arm.paperWinRate.toFixed(1)} \\|`));
+  for (const arm of ARMS) assert.match(doc, new RegExp(`\\| ${arm.label.replace(/[()]/g, '\\$&')} \\| [\\d.]+ \\| \\[[\\d.]+, [\\d.]+\\] \\| \\d+ / \\d+ / \\d+ \\| [\\d.]+ \\| \\[[\\d.]+, [\\d.]+\\] \\| \\d+ / \\d+ / \\d+ \\| ${arm.paperWinRate === null ? '–' : arm.paperWinRate.toFixed(1)} \\|`));
   assert.match(doc, /## Did the paper's claims reproduce\?\n\n- GRPO \(with data\) beats the base .*\*\*(not )?reproduced\*\*/);
   assert.match(doc, /\| LSP, repetition penalty flipped \| on \(1\) \| off \| off \| 1 \|/);
   assert.match(doc, /## What happened\n\nGenerated from the numbers above\.\n\n- GRPO \(with data\): [\d.]+% \[/);

@@ -112,7 +112,7 @@ export const BUDGETS: Record<Budget, BudgetSpec> = {
   // 8 per ablation arm keep the whole budget, evaluation included, under an hour
   small: {
     iterations: 24, ablationIterations: 8, N: 8, G: 4, checkpointEvery: 10, arms: ['grpo', 'lsp-zero', 'lsp', ...ABLATED.map((o) => `lsp-flip-${o}`)], train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,
-    grpoPrompts: 256, grpoFrontier: { lo: 0.2, hi: 0.8 }, evalItems: 600, evalK: 4, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null,
+    grpoPrompts: 1200, grpoFrontier: { lo: 0.2, hi: 0.8 }, evalItems: 600, evalK: 4, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null,
   },
   full: {
     iterations: 200, ablationIterations: 100, N: 8, G: 4, checkpointEvery: 20, arms: ALL_ARMS.map((a) => a.name), train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,

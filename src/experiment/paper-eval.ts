@@ -2,7 +2,8 @@
  * The experiment's evaluation: every model (base and arms) answers the held-out world items once greedily and k
  * times at temperature 1 (src/eval/accuracy.ts; the answers are cached on disk, so a resumed experiment does not
  * regenerate them). Then, per arm against the base: the verifier's win rate on the greedy answers (per family and
- * overall, bootstrap intervals, src/eval/stats.ts), and paired accuracy tests of greedy, mean@k and maj@k (items
+ * overall, bootstrap intervals, src/eval/stats.ts), the same win rate of the sampled policy (per item, the model whose
+ * k answers at temperature 1 are right more often wins; the policy RL trains, where its gains show first), and paired accuracy tests of greedy, mean@k and maj@k (items
  * gained/lost, exact sign test = McNemar, paired bootstrap interval of the difference; src/eval/paired.ts). Each
  * win-rate comparison is also written as an ordinary `selfplay eval` report.
  */
@@ -12,7 +13,7 @@ import { accuracyRows, answerItems, type AccuracyRow, type AccuracySettings, ite
 import type { EvalReport } from '../eval/pairwise.ts';
 import { writeReport } from '../eval/report.ts';
 import { worldPrompts, type EvalPrompt } from '../eval/sets.ts';
-import { summarize, type SubsetStats } from '../eval/stats.ts';
+import { summarize, type JudgedItem, type SubsetStats } from '../eval/stats.ts';
 import { VerifierJudge } from '../eval/judges/verifier.ts';
 import { ChatModel } from '../generate/chat.ts';
 import { readJson, writeJsonAtomic } from '../train/run-folder.ts';
@@ -28,6 +29,21 @@ export interface ModelEval {
   paired?: PairedRow[];
   /** The verifier's win rate of the greedy answers against the base's (absent for the base itself). */
   vsBase?: { overall: SubsetStats; subsets: SubsetStats[] };
+  /** The win rate of the sampled policy: per item, more exact answers among the k samples wins (absent for the base). */
+  vsBaseSampled?: { overall: SubsetStats; subsets: SubsetStats[] };
+}
+
+/**
+ * Per item, the sampled policy's preference against the base's: 1 when the model's k answers at temperature 1 are
+ * exact more often than the base's, 0 when less often, 0.5 on a tie (as often, including both never or always).
+ */
+export function sampledPreferences(model: readonly ItemOutcome[], base: readonly ItemOutcome[]): JudgedItem[] {
+  return model.map((m, i) => {
+    const b = base[i];
+    if (b.id !== m.id) throw new Error(`sampled win rate: item ${i} is ${m.id} for the model and ${b.id} for the base`);
+    const preference = m.meanK > b.meanK ? 1 : m.meanK < b.meanK ? 0 : 0.5;
+    return { subset: m.family, preference, modelLength: 0, baselineLength: 0 };
+  });
 }
 
 /** `count` items of the larger held-out set spread over its order (family by family, level by level); null = all. */
@@ -119,7 +135,8 @@ export async function evaluateModels(o: EvaluateOptions): Promise<ModelEval[]> {
     const answers = await answersOf(o, model);
     const items = itemOutcomes(o.prompts, answers);
     const vsBase = await winRateVsBase(o, model, answers.greedy, baseAnswers.greedy);
-    results.push({ name: model.name, dir: model.dir, accuracy: accuracyRows(items), paired: pairedRows(items, baseItems, { seed: o.bootstrapSeed }), vsBase });
+    const vsBaseSampled = summarize(sampledPreferences(items, baseItems), { seed: o.bootstrapSeed });
+    results.push({ name: model.name, dir: model.dir, accuracy: accuracyRows(items), paired: pairedRows(items, baseItems, { seed: o.bootstrapSeed }), vsBase, vsBaseSampled });
   }
   return results;
 }

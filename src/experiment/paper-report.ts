@@ -4,6 +4,7 @@
  * generated from the numbers) and its SVG figures, written next to it. Everything here reads numbers that were
  * measured; nothing claims more than they show.
  */
+import type { SubsetStats } from '../eval/stats.ts';
 import path from 'node:path';
 import { writeFileAtomic } from '../train/run-folder.ts';
 import { formatDuration } from '../util/progress.ts';
@@ -130,10 +131,11 @@ function wallTimeSection(r: PaperResults): string {
 }
 
 function comparisonSection(r: PaperResults, figures: Figure[]): string {
-  const rows = [['Base', '50 (itself)', '', '', '–']];
+  const rows = [['Base', '50 (itself)', '', '', '50 (itself)', '', '', '–']];
   for (const arm of r.arms) {
-    const s = evalOf(r, arm.name).vsBase!.overall;
-    rows.push([arm.label, pct(s.winRate), ci(s), `${s.wins} / ${s.ties} / ${s.losses}`, arm.paperWinRate === null ? '–' : arm.paperWinRate.toFixed(1)]);
+    const e = evalOf(r, arm.name);
+    const cells = (s: SubsetStats | undefined) => (s ? [pct(s.winRate), ci(s), `${s.wins} / ${s.ties} / ${s.losses}`] : ['–', '', '']);
+    rows.push([arm.label, ...cells(e.vsBase!.overall), ...cells(e.vsBaseSampled?.overall), arm.paperWinRate === null ? '–' : arm.paperWinRate.toFixed(1)]);
   }
   const familyRows = r.arms.map((arm) => [
     arm.label,
@@ -143,11 +145,17 @@ function comparisonSection(r: PaperResults, figures: Figure[]): string {
     }),
   ]);
   return [
-    table(['model', 'win rate vs base %', '95% CI', 'wins / ties / losses', 'paper: AlpacaEval win rate %'], rows, ['---', '---:', '---', '---', '---:']),
+    table(
+      ['model', 'greedy: win rate vs base %', '95% CI', 'wins / ties / losses', `sampled (k = ${r.settings.k}): win rate vs base %`, '95% CI', 'wins / ties / losses', 'paper: AlpacaEval win rate %'],
+      rows,
+      ['---', '---:', '---', '---', '---:', '---', '---', '---:'],
+    ),
     '',
     "The paper's column is for reference only: AlpacaEval win rates against Llama-3.2-3B-Instruct (arXiv 2509.07414 v1, " +
       'GPT-4o judge), a 3B model on real instructions. This run is a small world model on the held-out world set, judged by ' +
-      "the world's verifier (the answer with the higher verifier score wins; equal scores tie, and ties count half).",
+      "the world's verifier. Greedy (as the paper evaluates, at temperature 0.01): the answer with the higher verifier score wins; " +
+      `equal scores tie, and ties count half. Sampled: per item, the model whose ${r.settings.k} answers at temperature 1 are exact ` +
+      'more often wins (the policy RL trains, where a sharpened policy shows before its greedy answer changes); ties count half.',
     '',
     `![${figures[0].alt}](${figures[0].file})`,
     '',

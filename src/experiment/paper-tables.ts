@@ -4,6 +4,7 @@
  * for each of the paper's claims whether it reproduced, with the numbers. Pure functions of PaperResults.
  */
 import type { PairedBinary, PairedRates } from '../eval/paired.ts';
+import type { SubsetStats } from '../eval/stats.ts';
 import { ABLATED, OPTION_LABEL } from './arms.ts';
 import type { DiversityWindow } from './diversity.ts';
 import { ci, evalOf, num, pct, type ArmResult, type PaperResults } from './results.ts';
@@ -112,9 +113,10 @@ export function claims(r: PaperResults): string[] {
   for (const name of ['grpo', 'lsp']) {
     const a = arm(name);
     if (!a) continue;
-    const s = evalOf(r, name).vsBase!.overall;
-    const ok = s.winRateCI.lo > 0.5;
-    lines.push(`${a.label} beats the base (95% interval of the win rate above 50%): **${ok ? 'reproduced' : 'not reproduced'}** — ${pct(s.winRate)}% ${ci(s)}, ${s.wins} wins / ${s.ties} ties / ${s.losses} losses of ${s.n}.`);
+    const e = evalOf(r, name);
+    const said = (s: SubsetStats) => `**${s.winRateCI.lo > 0.5 ? 'reproduced' : 'not reproduced'}** — ${pct(s.winRate)}% ${ci(s)}, ${s.wins} wins / ${s.ties} ties / ${s.losses} losses of ${s.n}`;
+    const sampled = e.vsBaseSampled ? `; sampled policy (k = ${r.settings.k}): ${said(e.vsBaseSampled.overall)}` : '';
+    lines.push(`${a.label} beats the base (95% interval of the win rate above 50%): greedy ${said(e.vsBase!.overall)}${sampled}.`);
   }
   const [g, l] = [arm('grpo'), arm('lsp')];
   if (g && l) {

@@ -2,7 +2,8 @@
  * Templates with `{slot}` placeholders: filling them, and reading a filled one back.
  *
  * A strict match requires the instruction (trimmed) to be the template with every slot replaced by content that
- * matches the slot's pattern. A loose match only asks that the template's literal words appear in order, with any
+ * matches the slot's pattern; a template's closing question mark may be left out (world v4: "What is the largest of
+ * 12, 7, 40" asks the same question, and the v4 challenger dropped the mark on every second largest query). A loose match only asks that the template's literal words appear in order, with any
  * text (or none) where the slots are, flexible spacing, and anything around it: "the skeleton is recognisable".
  */
 import { InputError } from '../errors.ts';
@@ -52,8 +53,9 @@ function compile(
   return { template, regex: new RegExp(anchored ? `^${source}$` : source, 's'), slotNames };
 }
 
-/** Strict matcher: literal text exactly, each slot by its pattern from `slotPatterns`. */
+/** Strict matcher: literal text exactly (a closing "?" optional), each slot by its pattern from `slotPatterns`. */
 export function compileStrict(template: string, slotPatterns: Readonly<Record<string, string>>): CompiledTemplate {
+  const literal = (text: string) => (text.endsWith('?') && template.endsWith(text) ? `${escapeRegex(text)}?` : escapeRegex(text));
   return compile(
     template,
     (name) => {
@@ -61,7 +63,7 @@ export function compileStrict(template: string, slotPatterns: Readonly<Record<st
       if (p === undefined) throw new InputError(`template "${template}": no pattern for placeholder {${name}}`);
       return p;
     },
-    escapeRegex,
+    literal,
   );
 }
 
