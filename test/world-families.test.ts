@@ -66,9 +66,9 @@ const INVALID: Record<FamilyName, string[]> = {
   sort: ['Sort in ascending order: ', 'Sort in ascending order: 3, 1', 'Sort in ascending order: 1, 2, 3, 4, 5, 6, 7, 8', 'Sort in ascending order: 3, 1000, 2',
     'Sort in ascending order: 03, 1, 2', 'Sort in ascending order: 3,1,2', 'Sort in ascending order: 3 1 2', 'Sort in ascending order: a, b, c',
     'Sort in ascending order: 3, 1, 2,', 'Sort these numbers from smallest to largest: {numbers}', 'Sort in ascending order: -3, 1, 2'],
-  add: ['What is 3 plus ?', 'What is 3 plus 4', 'What is 03 plus 4?', 'What is 12345 plus 4?', 'What is three plus 4?', 'What is 3 plus 4? 7',
+  add: ['What is 3 plus ?', 'What is 03 plus 4?', 'What is 12345 plus 4?', 'What is three plus 4?', 'What is 3 plus 4? 7',
     'Add 3 and 4', 'Add 3 and 4 and 5.', 'Add {a} and {b}.', 'What is -3 plus 4?', 'What is 3.5 plus 4?', 'what is 3 plus 4?'],
-  largest: ['What is the largest of ?', 'What is the largest of 3, 1?', 'What is the largest of 3, 1, 2', 'What is the largest of 03, 1, 2?',
+  largest: ['What is the largest of ?', 'What is the largest of 3, 1?', 'What is the largest of 03, 1, 2?',
     'What is the largest of 3,1,2?', 'What is the largest of 3 1 2?', 'What is the largest of 3, 1000, 2?', 'What is the largest of 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11?',
     'What is the largest of 3, 1, 2? 3', 'Write the largest of these numbers: {numbers}', 'Write the largest of these numbers: a, b, c',
     'Write the largest of these numbers: 3, 1, 2.', 'what is the largest of 3, 1, 2?', 'What is the largest of -3, 1, 2?'],
@@ -222,4 +222,16 @@ test('largest: the answer is the list maximum, levels by list length and size, t
     const answers = new Set(Array.from({ length: 200 }, () => referenceAnswer(generateInstance(rng, 'largest', d))));
     assert.ok(answers.size >= 20, `level ${d}: ${answers.size} distinct answers in 200 draws (too few to guess)`);
   }
+});
+
+test('a closing question mark is optional; other punctuation is not', () => {
+  const add = compileStrict('What is {a} plus {b}?', { a: '[0-9]+', b: '[0-9]+' });
+  assert.deepEqual(matchTemplate(add, 'What is 9 plus 42'), { a: '9', b: '42' });
+  assert.deepEqual(matchTemplate(add, 'What is 9 plus 42?'), { a: '9', b: '42' });
+  assert.equal(matchTemplate(add, 'What is 9 plus 42??'), null);
+  assert.equal(matchTemplate(add, 'What is 9 plus 42.'), null);
+  const sort = compileStrict('Sort in ascending order: {numbers}', { numbers: '[0-9]+(?:, [0-9]+)*' });
+  assert.equal(matchTemplate(sort, 'Sort in ascending order: 5, 7, 1?'), null);
+  const largest = classify('What is the largest of 514, 79, 18, 21, 16');
+  assert.ok(largest.valid && largest.family === 'largest' && largest.difficulty === 4, JSON.stringify(largest));
 });
