@@ -5,6 +5,7 @@
  *   npx tsx scripts/pretrain-frontier.ts --stage 3 --out runs/pretrain-frontier [--steps 1000]
  *   npx tsx scripts/pretrain-frontier.ts --stage 4 --init runs/pretrain-frontier/model --out runs/pretrain-stage4 [--steps 300]
  *   npx tsx scripts/pretrain-frontier.ts --stage 5 --init runs/pretrain-stage4/model --out runs/pretrain-stage5
+ *   npx tsx scripts/pretrain-frontier.ts --stage 6 --init runs/pretrain-stage5/model --out runs/pretrain-stage6
  *
  * Stage 3 teaches the new family (largest) and add; stage 4 gives the challenger the steps it lacked after stage 3
  * (valid queries 66.7%: largest's and sort's templates mixed). Continue an interrupted run with
@@ -39,6 +40,8 @@ export const STAGES: Record<string, Stage> = {
 };
 // stage 5: stage 4 again (new seed) after the strict matcher stopped refusing a dropped closing "?" (82.2% valid after 4)
 STAGES['5'] = { ...STAGES['4'], seed: 6 };
+// stage 6: after stage 5 the judge's AUC fell to 0.891 (its share was 0.3) and the challenger was at 88.6% valid
+STAGES['6'] = { ...STAGES['4'], seed: 7, mix: { solver: 0.2, challenger: 0.35, judge: 0.45 }, lr: 1e-4 };
 
 const { values: a } = parseArgs({ options: { stage: { type: 'string', default: '3' }, init: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string' } } });
 const base = STAGES[a.stage!];

@@ -38,7 +38,7 @@ test('quality checks: the issue bar, pass and fail', () => {
   const failed = qualityChecks(bad).filter((c) => !c.pass).map((c) => c.name);
   assert.deepEqual(failed, ['challenger difficulty spread (no level > 80% of a family)', 'judge AUC valid vs invalid >= 0.9']);
   const flat = { ...q, frontier: { k: 8, levels: [{ family: 'add', difficulty: 2, n: 20, greedy: 0.4, meanK: 0.4, passK: 0.45 }] } };
-  assert.deepEqual(qualityChecks(flat).filter((c) => !c.pass).map((c) => c.value), ['none in add']);
+  assert.deepEqual(qualityChecks(flat).filter((c) => !c.pass).map((c) => c.value), ['in no family; none in add']);
 });
 
 const level = (family: string, difficulty: number, greedy: number, passK: number): FrontierLevel => ({ family, difficulty, n: 20, greedy, meanK: greedy, passK });
@@ -53,8 +53,14 @@ test('frontier level: greedy in [20%, 70%] and pass@k at least 10 points above i
   const ok = frontierCheck([level('sort', 1, 1, 1), level('sort', 4, 0.5, 0.8), level('add', 2, 0.3, 0.6)]);
   assert.equal(ok.pass, true);
   const missing = frontierCheck([level('sort', 4, 0.5, 0.8), level('reverse', 2, 1, 1), level('reverse', 3, 0, 0)]);
-  assert.deepEqual([missing.pass, missing.value], [false, 'none in reverse']);
+  assert.deepEqual([missing.pass, missing.value], [false, 'in sort; none in reverse']);
   assert.equal(frontierCheck([]).pass, false, 'no levels measured is no frontier');
+  // six families: three with a frontier is enough (the copy-like families have a length cliff), two is not
+  const cliff = ['reverse', 'uppercase', 'repeat'].flatMap((f) => [level(f, 3, 1, 1), level(f, 4, 0, 0)]);
+  const three = frontierCheck([...cliff, level('sort', 4, 0.5, 0.7), level('add', 3, 0.2, 0.45), level('largest', 4, 0.45, 0.75)]);
+  assert.deepEqual([three.pass, three.value], [true, 'in sort, add, largest; none in reverse, uppercase, repeat']);
+  const two = frontierCheck([...cliff, level('sort', 4, 0.5, 0.7), level('add', 3, 0.1, 0.45), level('largest', 4, 0.45, 0.75)]);
+  assert.deepEqual([two.pass, two.value], [false, 'in sort, largest; none in reverse, uppercase, repeat, add']);
 });
 
 test('frontier levels: greedy, mean@k and pass@k per (family, level) from the answers, checked by the verifier', () => {

