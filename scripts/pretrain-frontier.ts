@@ -6,6 +6,7 @@
  *   npx tsx scripts/pretrain-frontier.ts --stage 4 --init runs/pretrain-frontier/model --out runs/pretrain-stage4 [--steps 300]
  *   npx tsx scripts/pretrain-frontier.ts --stage 5 --init runs/pretrain-stage4/model --out runs/pretrain-stage5
  *   npx tsx scripts/pretrain-frontier.ts --stage 6 --init runs/pretrain-stage5/model --out runs/pretrain-stage6
+ *   npx tsx scripts/pretrain-frontier.ts --stage 7 --init runs/pretrain-stage6/model --out runs/pretrain-stage7
  *
  * Stage 3 teaches the new family (largest) and add; stage 4 gives the challenger the steps it lacked after stage 3
  * (valid queries 66.7%: largest's and sort's templates mixed). Continue an interrupted run with
@@ -42,6 +43,8 @@ export const STAGES: Record<string, Stage> = {
 STAGES['5'] = { ...STAGES['4'], seed: 6 };
 // stage 6: after stage 5 the judge's AUC fell to 0.891 (its share was 0.3) and the challenger was at 88.6% valid
 STAGES['6'] = { ...STAGES['4'], seed: 7, mix: { solver: 0.2, challenger: 0.35, judge: 0.45 }, lr: 1e-4 };
+// stage 7: stage 6 ended just under two bars (challenger valid 89.3%, judge AUC 0.895): longer, the solver's share lower
+STAGES['7'] = { ...STAGES['4'], seed: 8, steps: 500, mix: { solver: 0.15, challenger: 0.4, judge: 0.45 }, lr: 1e-4 };
 
 const { values: a } = parseArgs({ options: { stage: { type: 'string', default: '3' }, init: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string' } } });
 const base = STAGES[a.stage!];
