@@ -2,17 +2,21 @@
  * Writes models/default/README.md (the model card) from a finished pretraining run folder and the output of
  * `selfplay eval --world-quality --out DIR`:
  *
- *   node --import tsx scripts/model-card.ts RUN_DIR QUALITY_DIR MODEL_DIR "<pretrain command>" "<notes>" ["<earlier stages>"]
+ *   node --import tsx scripts/model-card.ts RUN_DIR QUALITY_DIR MODEL_DIR "<pretrain command>" "<notes>" ["<earlier stages>" ["<stage title>"]]
  *
  * RUN_DIR's options (saved in its checkpoints) say whether it started from scratch or from another model (--init);
- * for a continued run, "<earlier stages>" is markdown describing how the model it started from was made.
+ * for a continued run, "<earlier stages>" is markdown describing how the model it started from was made, and
+ * "<stage title>" names the run's own stage (default "Stage 2").
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadModelFolder } from '../src/model/modelfolder.ts';
 import { formatDuration } from '../src/util/progress.ts';
+import { FAMILY_NAMES } from '../src/world/types.ts';
+import { pretrainRange } from '../src/world/world.ts';
 
-const [runDir, qualityDir, modelDir, command, notes = '', earlier = ''] = process.argv.slice(2);
+const [runDir, qualityDir, modelDir, command, notes = '', earlier = '', stageTitle = 'Stage 2'] = process.argv.slice(2);
+const coverage = FAMILY_NAMES.map((f) => `${pretrainRange(f).join('-')} of ${f}`).join(', ');
 const log = fs.readFileSync(path.join(runDir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const last = log[log.length - 1];
 const byRole = (role: string) => log.filter((l) => l.role === role).length;
@@ -38,14 +42,14 @@ const roles = continued
 const card = `# selfplay default model (embedded world)
 
 A ${(params / 1e6).toFixed(2)}M-parameter Llama-architecture instruction model, trained ${continued ? 'in two stages' : 'from scratch'} by this project on
-its embedded synthetic world (six task families: reverse, uppercase, repeat, sort, add, count) so that
+its embedded synthetic world (six task families: ${FAMILY_NAMES.join(', ')}) so that
 \`npx selfplay train\` runs the whole LSP method with no downloads. It plays three roles with the paper's own prompt
 texts: challenger (Box 1 prompt -> a filled task template), solver (instruction -> answer) and judge (Box 3 prompt ->
 justification, \`<Calculation>\`, \`<Score>\`). It is not a general chat model: outside its world it produces noise.
 
 ## How it was made
 ${earlier ? `\n${earlier}\n` : ''}
-${continued ? `### Stage 2: continued on the current world (from \`${options.init}\`)\n\n` : ''}- Command: \`${command}\` (then \`selfplay eval --model models/default --world-quality\` for the numbers below)
+${continued ? `### ${stageTitle}: continued on the current world (from \`${options.init}\`)\n\n` : ''}- Command: \`${command}\` (then \`selfplay eval --model models/default --world-quality\` for the numbers below)
 - Seed ${options.seed}; ${last.step} optimizer steps (${byRole('solver')} solver, ${byRole('challenger')} challenger, ${byRole('judge')} judge batches;
   ${roles}); ${(tokens / 1e6).toFixed(1)}M tokens through the model (shared
   Box 1 / Box 3 prefixes counted once per batch).
@@ -60,8 +64,7 @@ ${notes ? `\n${notes}\n` : ''}
 ## Quality (held-out set data/world-eval-v4.jsonl; \`npx selfplay eval --model models/default --world-quality\`)
 
 Challenger: samples at temperature 1.0 from Box 1, per family. Solver: exact accuracy at temperature 0.01 on the
-held-out set (easy = levels 1-3, hard = levels 4-6; the pretraining corpus covers levels 1-4 of sort, add and count and
-levels 1-2 of reverse, uppercase and repeat, so every family's easy half reaches past training). Judge: Box 3 on a
+held-out set (easy = levels 1-3, hard = levels 4-6; the pretraining corpus covers levels ${coverage}). Judge: Box 3 on a
 balanced set of valid and invalid/noisy instructions with mixed responses, temperature 0.01.
 
 ${quality}`;
