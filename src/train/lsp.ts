@@ -128,7 +128,7 @@ export async function train(s: RunSettings): Promise<string | null> {
     const samples = new JsonlLog(path.join(s.out, 'samples.jsonl'));
     const tally = tallyUpdates(metrics.file, run.start);
     const reward = s.reward ?? verifierReward;
-    const progress = new Progress({ total: s.iterations, label: 'lsp', quiet: s.quiet, logEveryMs: s.quiet ? 0 : undefined }, run.start);
+    const progress = new Progress({ total: s.iterations, label: s.mode, quiet: s.quiet, logEveryMs: s.quiet ? 0 : undefined }, run.start);
     const guard = s.guard && s.guards ? GuardMonitor.resume(s as GuardSettings, s.out, run.start) : null;
     const loop = {
       out: s.out,
