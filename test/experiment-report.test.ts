@@ -75,7 +75,7 @@ function results(): PaperResults {
         const [w, t, l, lo, hi] = OVERALL[arm.name] ?? [50, 0, 50, 0.4, 0.6];
         const subsets = FAMILY_NAMES.map((f, i) => (i === 4 ? stats(f, 9, 0, 1, 0.7, 1) : stats(f, 5, 0, 5, 0.2, 0.8)));
         const mine = armItems(arm.name);
-        return { name: arm.name, dir: `runs/x/${arm.name}/model`, accuracy: accuracyRows(mine), paired: pairedRows(mine, base, { seed: 1 }), vsBase: { overall: stats('overall', w, t, l, lo, hi), subsets } };
+        return { name: arm.name, dir: `runs/x/${arm.name}/model`, accuracy: accuracyRows(mine), paired: pairedRows(mine, base, { seed: 1 }), vsBase: { overall: stats('overall', w, t, l, lo, hi), subsets }, vsBaseSampled: { overall: stats('overall', 30, 60, 10, 0.55, 0.65), subsets } };
       }),
     ],
     evalSeconds: { base: 30, grpo: 31 },
@@ -95,22 +95,25 @@ test('paired accuracy table: accuracies and differences with gained/lost and the
 test('ablation table: option states from the resolved configs, validity, diversity and accuracy per arm', () => {
   const text = ablationTable(results());
   const rows = text.split('\n').slice(2);
-  assert.equal(rows.length, 4, text);
+  assert.equal(rows.length, 5, text);
   // the budget's LSP: invalid penalty 1, paper challenger reward, repetition penalty 0.5; each ablation flips one
   assert.match(rows[0], /^\| LSP \| on \(1\) \| off \| on \(0\.5\) \| 6 \| 96\.7 \| 90\.0 \|/);
   assert.match(rows[1], /^\| LSP, invalid-query penalty flipped \| off \| off \| on \(0\.5\) \| 6 \| 50\.0 \| 20\.0 \|/);
   assert.match(rows[2], /^\| LSP, uncertainty reward flipped \| on \(1\) \| on \| on \(0\.5\) \|/);
   assert.match(rows[3], /^\| LSP, repetition penalty flipped \| on \(1\) \| off \| off \|/);
+  assert.match(rows[4], /^\| LSP-Zero, invalid-query penalty flipped \| off \| off \| on \(0\.5\) \| 6 \| 50\.0 \|/);
 });
 
 test('claims: reproduced only when the interval says so, with the numbers', () => {
   const lines = claims(results());
-  assert.match(lines[0], /^GRPO \(with data\) beats the base .*: \*\*reproduced\*\* — 60\.0% \[55\.0, 65\.0\]/);
-  assert.match(lines[1], /^LSP beats the base .*: \*\*not reproduced\*\* — 52\.0% \[45\.0, 58\.0\]/);
+  assert.match(lines[0], /^GRPO \(with data\) beats the base .*: greedy \*\*reproduced\*\* — 60\.0% \[55\.0, 65\.0\].*; sampled policy \(k = 4\): \*\*reproduced\*\* — 60\.0% \[55\.0, 65\.0\], 30 wins \/ 60 ties \/ 10 losses of 100\.$/);
+  assert.match(lines[1], /^LSP beats the base .*: greedy \*\*not reproduced\*\* — 52\.0% \[45\.0, 58\.0\]/);
   assert.match(lines[2], /^LSP within noise of GRPO .*: \*\*reproduced\*\* — LSP 52\.0% \[45\.0, 58\.0\], GRPO 60\.0% \[55\.0, 65\.0\]\.$/);
   // LSP 29 of 30 valid, LSP-Zero 15 of 30: +46.7 points, interval well above 0
-  assert.match(lines[4], /^Held-out accuracy against the base .*GRPO \(with data\) greedy \+20\.0 .*, mean@4 \+25\.0 \[\+25\.0, \+25\.0\] \(\+10\/-0, p 0\.002\); LSP-Zero/);
-  assert.match(lines[3], /^LSP keeps more valid queries than LSP-Zero .*: \*\*reproduced\*\* — LSP 96\.7% \(29 \/ 30\), LSP-Zero 50\.0% \(15 \/ 30\), difference \+46\.7 points/);
+  assert.match(lines[5], /^Held-out accuracy against the base .*GRPO \(with data\) greedy \+20\.0 .*, mean@4 \+25\.0 \[\+25\.0, \+25\.0\] \(\+10\/-0, p 0\.002\); LSP-Zero/);
+  assert.match(lines[3], /^LSP keeps more valid queries than LSP-Zero \(the budget's rewards, .*: \*\*reproduced\*\* — LSP 96\.7% \(29 \/ 30\), LSP-Zero 50\.0% \(15 \/ 30\), difference \+46\.7 points/);
+  // under the paper's own reward both arms are at 15 of 30: no difference
+  assert.match(lines[4], /^LSP keeps more valid queries than LSP-Zero \(the paper's challenger reward, no invalid-query penalty; .*: \*\*not reproduced\*\* — LSP 50\.0% \(15 \/ 30\), LSP-Zero 50\.0% \(15 \/ 30\), difference 0\.0 points/);
 });
 
 test('narrative: verdicts follow the intervals, the order follows the numbers, a validity fall is named', () => {
@@ -136,7 +139,7 @@ test('doc: tables carry the numbers beside the paper, figures are written next t
   const files = writePaperDoc(doc, results(), [{ ...results(), seed: 2, out: 'runs/y' }]);
   if (process.env.SHOW_DOC) console.log(fs.readFileSync(doc, 'utf8'));
   const text = fs.readFileSync(doc, 'utf8');
-  assert.ok(text.includes('| GRPO (with data) | 60.0 | [55.0, 65.0] | 60 / 0 / 40 | 40.9 |'), 'overall row');
+  assert.ok(text.includes('| GRPO (with data) | 60.0 | [55.0, 65.0] | 60 / 0 / 40 | 60.0 | [55.0, 65.0] | 30 / 60 / 10 | 40.9 |'), 'overall row');
   assert.ok(text.includes('| LSP-Zero | 50.0 [20.0, 80.0] | 50.0 [20.0, 80.0] | 50.0 [20.0, 80.0] | 50.0 [20.0, 80.0] | 90.0 [70.0, 100.0] | 50.0 [20.0, 80.0] |'), 'family row');
   assert.ok(text.includes('| 1-2 | 10 | 80.0 |'), 'diversity row');
   assert.ok(text.includes('| add 8 | L1 8 |'), 'histograms');

@@ -53,6 +53,9 @@ export const ALL_ARMS: readonly ArmSpec[] = [
   { name: 'lsp', label: 'LSP', mode: 'lsp', start: 'base', paperWinRate: 40.6, kind: 'main', overrides: {} },
   { name: 'lsp-from-grpo', label: 'LSP from GRPO', mode: 'lsp', start: 'grpo', paperWinRate: 43.1, kind: 'main', overrides: {} },
   ...ABLATED.map((option): ArmSpec => ({ name: `lsp-flip-${option}`, label: `LSP, ${OPTION_LABEL[option]} flipped`, mode: 'lsp', start: 'base', paperWinRate: null, kind: 'ablation', ablate: option, overrides: {} })),
+  // LSP-Zero under the paper's own challenger reward (no invalid-query penalty): with "LSP, invalid-query penalty
+  // flipped" it tests the paper's validity claim as the paper ran it, where the self-reward alone must keep queries valid
+  { name: 'lsp-zero-flip-invalidQueryPenalty', label: 'LSP-Zero, invalid-query penalty flipped', mode: 'lsp-zero', start: 'base', paperWinRate: null, kind: 'ablation', ablate: 'invalidQueryPenalty', overrides: {} },
 ];
 
 export const BUDGET_NAMES = ['tiny', 'small', 'full'] as const;
@@ -111,7 +114,7 @@ export const BUDGETS: Record<Budget, BudgetSpec> = {
   // ~15 s on 2 quiet cores and ~40 s on a loaded one (its self-judgement dominates), so 24 iterations per main arm and
   // 8 per ablation arm keep the whole budget, evaluation included, under an hour
   small: {
-    iterations: 24, ablationIterations: 8, N: 8, G: 4, checkpointEvery: 10, arms: ['grpo', 'lsp-zero', 'lsp', ...ABLATED.map((o) => `lsp-flip-${o}`)], train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,
+    iterations: 24, ablationIterations: 8, N: 8, G: 4, checkpointEvery: 10, arms: ['grpo', 'lsp-zero', 'lsp', ...ABLATED.map((o) => `lsp-flip-${o}`), 'lsp-zero-flip-invalidQueryPenalty'], train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,
     grpoPrompts: 1200, grpoFrontier: { lo: 0.2, hi: 0.8 }, evalItems: 600, evalK: 4, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null,
   },
   full: {

@@ -267,7 +267,8 @@ export function paperMarkdown(r: PaperResults, figures: Figure[], others: readon
     '',
     `LSP with the budget's reward options, and LSP with one option flipped each (${r.spec.ablationIterations} iterations per ablation arm` +
       `${r.spec.ablationIterations === r.spec.iterations ? ', as many as the main LSP arm' : `, fewer than the main LSP arm's ${r.spec.iterations} so the budget fits its time`}). ` +
-      'Validity and diversity from the challenger\'s queries in training; accuracy on the held-out items against the base.',
+      'LSP-Zero with the invalid-query penalty flipped runs beside LSP with it flipped: both then use the paper\'s own challenger reward, ' +
+      'the setting of the paper\'s validity claim. Validity and diversity from the challenger\'s queries in training; accuracy on the held-out items against the base.',
     '',
     ablationTable(r),
     '',

@@ -125,13 +125,16 @@ export function claims(r: PaperResults): string[] {
     lines.push(`LSP within noise of GRPO (win-rate intervals overlap): **${overlap ? 'reproduced' : 'not reproduced'}** — LSP ${pct(sl.winRate)}% ${ci(sl)}, GRPO ${pct(sg.winRate)}% ${ci(sg)}` +
       `${sg.winRateCI.lo > 0.5 || sl.winRateCI.lo > 0.5 ? '' : ' (neither beats the base, so "within noise" here only says both are level with it)'}.`);
   }
-  const [z, vl, vz] = [arm('lsp-zero'), l && validity(l), arm('lsp-zero') && validity(arm('lsp-zero')!)];
-  if (z && vl && vz) {
+  const validityClaim = (lspName: string, zeroName: string, setting: string) => {
+    const [al, az] = [arm(lspName), arm(zeroName)];
+    const [vl, vz] = [al && validity(al), az && validity(az)];
+    if (!vl || !vz) return;
     const d = shareDiff(vl.all, vz.all);
-    const ok = d.lo > 0;
-    lines.push(`LSP keeps more valid queries than LSP-Zero (whole run, 95% interval of the difference above 0): **${ok ? 'reproduced' : 'not reproduced'}** — ` +
+    lines.push(`LSP keeps more valid queries than LSP-Zero (${setting}; whole run, 95% interval of the difference above 0): **${d.lo > 0 ? 'reproduced' : 'not reproduced'}** — ` +
       `LSP ${pct(vl.all.share)}% (${vl.all.valid} / ${vl.all.queries}), LSP-Zero ${pct(vz.all.share)}% (${vz.all.valid} / ${vz.all.queries}), difference ${signed(d.diff)} points [${signed(d.lo)}, ${signed(d.hi)}]; last window ${pct(vl.last)}% vs ${pct(vz.last)}%.`);
-  }
+  };
+  validityClaim('lsp', 'lsp-zero', "the budget's rewards, with the invalid-query penalty");
+  validityClaim('lsp-flip-invalidQueryPenalty', 'lsp-zero-flip-invalidQueryPenalty', "the paper's challenger reward, no invalid-query penalty");
   const accuracy = r.arms.filter((a) => a.kind === 'main').flatMap((a) => {
     const p = overallPaired(r, a.name);
     return p ? [`${a.label} greedy ${diffCell(p.greedy)}, mean@${r.settings.k} ${diffCell(p.meanK)}`] : [];

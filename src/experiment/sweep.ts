@@ -27,6 +27,7 @@ export const SWEEP_RUNS: readonly SweepRun[] = [
   { name: 'grpo-lr1e-4-g4-100it', mode: 'grpo', overrides: { lr: 1e-4, N: 8, G: 4, iterations: 100 } },
   { name: 'grpo-lr1e-5-g4-150it', mode: 'grpo', overrides: { lr: 1e-5, N: 8, G: 4, iterations: 150 } },
   { name: 'grpo-lr3e-5-g4-150it', mode: 'grpo', overrides: { lr: 3e-5, N: 8, G: 4, iterations: 150 } },
+  { name: 'grpo-n32-g8-lr3e-5-60it', mode: 'grpo', overrides: { lr: 3e-5, N: 32, G: 8, iterations: 60 } },
   { name: 'lsp-uncertainty-lr3e-5-g4', mode: 'lsp', overrides: { lr: 3e-5, N: 8, G: 4, iterations: 40, challengerReward: 'uncertainty' } },
 ];
 
