@@ -28,6 +28,8 @@ export const SWEEP_RUNS: readonly SweepRun[] = [
   { name: 'grpo-lr1e-5-g4-150it', mode: 'grpo', overrides: { lr: 1e-5, N: 8, G: 4, iterations: 150 } },
   { name: 'grpo-lr3e-5-g4-150it', mode: 'grpo', overrides: { lr: 3e-5, N: 8, G: 4, iterations: 150 } },
   { name: 'grpo-n32-g8-lr3e-5-60it', mode: 'grpo', overrides: { lr: 3e-5, N: 32, G: 8, iterations: 60 } },
+  { name: 'lsp-lr1e-5-g4-80it', mode: 'lsp', overrides: { lr: 1e-5, N: 8, G: 4, iterations: 80 } },
+  { name: 'lsp-uncertainty-lr1e-5-g4-80it', mode: 'lsp', overrides: { lr: 1e-5, N: 8, G: 4, iterations: 80, challengerReward: 'uncertainty' } },
   { name: 'lsp-uncertainty-lr3e-5-g4', mode: 'lsp', overrides: { lr: 3e-5, N: 8, G: 4, iterations: 40, challengerReward: 'uncertainty' } },
 ];
 
