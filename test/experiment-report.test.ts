@@ -146,7 +146,7 @@ test('doc: tables carry the numbers beside the paper, figures are written next t
   assert.ok(text.includes('| GRPO (with data) | `models/default` | 6 | 1m30s | 31s |'), 'wall time row');
   assert.match(text, /Another run of the same command with seed 2 \(`runs\/y`, 2026-01-01, model `models\/default`, budget small\):\n\n- GRPO \(with data\) beats the base/);
   assert.ok(text.includes('## Did the paper\'s claims reproduce?') && text.includes('## Ablation: the challenger reward options'), 'sections');
-  assert.ok(text.includes('| LSP | lsp | 6 | 0.0001 | 8 | 4 | exact | invalid-query penalty 1, challenger reward paper, repetition penalty 0.5 |'), 'arm settings row');
+  assert.ok(text.includes('| LSP | lsp | 6 | 0.00001 | 8 | 4 | exact | invalid-query penalty 1, challenger reward paper, repetition penalty 0.5 |'), 'arm settings row');
   for (const f of files.slice(1)) {
     assert.equal(path.dirname(f), path.dirname(doc));
     assert.ok(text.includes(`](${path.basename(f)})`), `${f} not linked`);

@@ -110,12 +110,14 @@ export const BUDGETS: Record<Budget, BudgetSpec> = {
     iterations: 2, ablationIterations: 1, N: 2, G: 2, checkpointEvery: 1, arms: ALL_ARMS.map((a) => a.name), train: TRAIN, challenger: CHALLENGER,
     grpoPrompts: 16, grpoFrontier: null, evalItems: 12, evalK: 2, evalMaxTokens: 6, frontierProbe: { items: 1, k: 2 }, maxTokens: { challenger: 12, solver: 6, judge: 12 },
   },
-  // small: N 8 x G 4 at lr 1e-4 (the sweep's best dev gain per sample, docs/results/sweep.md); an LSP iteration costs
-  // ~15 s on 2 quiet cores and ~40 s on a loaded one (its self-judgement dominates), so 24 iterations per main arm and
-  // 8 per ablation arm keep the whole budget, evaluation included, under an hour
+  // small (docs/results/sweep.md, a dev set of the v4 model's frontier levels): GRPO at lr 3e-5 gained the most mean@4
+  // (+4.3 points in 150 iterations; 1e-4 lost 1.3 in 40); the LSP arms at 1e-5, which cost them 1 greedy point where
+  // 3e-5 cost 4 (neither moved mean@4 in 40-80 iterations). N 8 x G 4: N 32 x G 8 gained less per sample. 80
+  // iterations per main arm and 24 per ablation arm, and all 2520 held-out items with 4 samples each, fit an hour on
+  // one core per seed (an LSP iteration ~9 s, a GRPO one ~1.3 s), so two seeds run side by side on 2 cores
   small: {
-    iterations: 24, ablationIterations: 8, N: 8, G: 4, checkpointEvery: 10, arms: ['grpo', 'lsp-zero', 'lsp', ...ABLATED.map((o) => `lsp-flip-${o}`), 'lsp-zero-flip-invalidQueryPenalty'], train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,
-    grpoPrompts: 1200, grpoFrontier: { lo: 0.2, hi: 0.8 }, evalItems: 600, evalK: 4, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null,
+    iterations: 80, ablationIterations: 24, N: 8, G: 4, checkpointEvery: 20, arms: ['grpo', 'lsp-zero', 'lsp', ...ABLATED.map((o) => `lsp-flip-${o}`), 'lsp-zero-flip-invalidQueryPenalty'], train: { ...TRAIN, lr: 3e-5 }, challenger: { ...CHALLENGER, lr: 1e-5 },
+    grpoPrompts: 1200, grpoFrontier: { lo: 0.2, hi: 0.8 }, evalItems: null, evalK: 4, evalMaxTokens: 64, frontierProbe: { items: 12, k: 8 }, maxTokens: null,
   },
   full: {
     iterations: 200, ablationIterations: 100, N: 8, G: 4, checkpointEvery: 20, arms: ALL_ARMS.map((a) => a.name), train: { ...TRAIN, lr: 1e-4 }, challenger: CHALLENGER,
