@@ -26,7 +26,7 @@ test('defaults: a short LSP run on models/default, the paper prompts, per-role s
   const c = resolve({});
   assert.equal(c.model, 'models/default');
   assert.equal(c.mode, 'lsp');
-  assert.deepEqual([c.iterations, c.N, c.G, c.alphaCh, c.betaSolver, c.betaChallenger, c.lr], [20, 8, 4, 1, 0.05, 0.05, 1e-4]);
+  assert.deepEqual([c.iterations, c.N, c.G, c.alphaCh, c.betaSolver, c.betaChallenger, c.lr], [20, 8, 4, 1, 0.05, 0.05, 1e-5]);
   assert.equal(c.klEstimator, 'reward');
   assert.equal(c.selfRewardWeight, 1);
   assert.equal(c.selfRewardFallback, 0);

@@ -35,20 +35,18 @@ export const SWEEP_RUNS: readonly SweepRun[] = [
 
 /** What was chosen from the rows, written after reading them (the doc's last section; src/rl/config.ts and arms.ts cite it). */
 export const SWEEP_CHOICES: readonly string[] = [
-  'Learning rate 1e-4 (src/rl/config.ts default, kept; the small budget uses it): GRPO-frontier at 1e-4 gained +2.9 points mean@4 ' +
-    '[+0.2, +5.7] (55 items up, 32 down, p 0.018) in 40 iterations; 3e-5 gained +0.2 with G 4 and +1.5 with G 8. Greedy accuracy ' +
-    'did not move in any run (as issue 12 found): the gain is in the sampled policy RL trains.',
-  'G 4 (config default, kept): G 8 at 3e-5 spent twice the samples per step for +1.5; at half that cost lr 1e-4 with G 4 gained more. ' +
-    'N 8 (the paper\'s) was not swept.',
-  'Iterations: not chosen by this sweep. The planned 100-iteration GRPO run did not run (time), so the small budget\'s 24 iterations ' +
-    'per main arm (8 per ablation arm) are set by its time limit: an LSP iteration cost 15-40 s here, its self-judgement dominating. ' +
-    'Issue 12 saw lr 1e-4 with 32 samples a step damage sort over a longer run, a reason not to go longer untested.',
-  'LSP was not measured to the end: its run (lr 3e-5, G 4, 40 iterations) was killed by the machine\'s OOM killer twice, at iterations ' +
-    '30 and 33, while other helpers\' jobs filled the shared 24 GB (so it has no row above). Over its 33 logged iterations the ' +
-    'challenger kept 96.3% (first 10) and 95.0% (last 10) valid queries with the invalid-query penalty on. LSP therefore uses ' +
-    'GRPO\'s learning rate, untested for LSP.',
-  'Caveat: 6 of the 8 frontier levels are count, where the base model mostly answers "1" (docs/results/accuracy-default-model.md), ' +
-    'so a gain there may be a shifted guess rate rather than counting; the levels are what the frontier filter picked, not chosen by hand.',
+  'GRPO learning rate 3e-5 (the small budget\'s GRPO arm): 150 iterations gained +4.3 points mean@4 [+1.9, +7.0] (44 items up, 17 ' +
+    'down, p < 0.001); 1e-5 gained +2.6 in as many; 1e-4 lost 1.3 in 40 (it had gained +2.9 on the v3 model, whose frontier was ' +
+    'mostly count\'s guesses). Greedy accuracy moved +1.0 to +1.5, inside its interval: the gain is in the sampled policy RL trains.',
+  'LSP learning rate 1e-5 (the small budget\'s LSP and LSP-Zero arms, and `selfplay train`\'s default): no LSP run moved mean@4 on ' +
+    'the dev set (-0.1 at 3e-5 in 40 iterations and at 1e-5 in 80; -1.3 with the uncertainty reward at 3e-5); 3e-5 cost 4.0 greedy ' +
+    'points [-8.0, 0.0] and let validity fall to 85%, 1e-5 cost 1.0 and kept 93.8%. LSP\'s challenger spends most queries on ' +
+    'levels the model already solves or cannot (about one group in five had mixed rewards), so its solver sees little of the frontier.',
+  'N 8 x G 4 (config defaults, kept): N 32 x G 8 at 3e-5 used 3x the samples of the 150-iteration N 8 run for +3.3 points.',
+  'Iterations: 150 GRPO iterations gained where 40 did not; the small budget gives every main arm 80 (a time limit: an LSP ' +
+    'iteration costs ~9 s on one core, and two seeds run side by side) and each ablation arm 24.',
+  'The dev set has 5 frontier levels chosen by the probe (uppercase 3, sort 3-4, largest 2 and 4), 40 items each; add\'s levels ' +
+    'fell just outside [0.2, 0.8] on the probe. Every figure here is one seed.',
 ];
 
 export interface SweepRow extends SweepRun {
