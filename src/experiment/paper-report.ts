@@ -106,7 +106,7 @@ function settingsSection(r: PaperResults): string {
       ['seed', String(r.seed)],
       ['evaluation', `${r.evalItems} items of the larger held-out world set (spread over families and levels), each answered greedily and ${s.k} times at temperature 1 (max ${s.maxTokens} tokens); verifier judge; paired 95% bootstrap intervals and exact sign tests`],
       ['tuning', 'no setting was tuned on the held-out set: learning rate, N, G and iterations come from a sweep on a dev draw of the world generator (docs/results/sweep.md)'],
-      ['machine', `${r.machine}${r.threads ? `, ${r.threads} ONNX Runtime threads` : ''}`],
+      ['machine', `${r.machine}${r.threads ? `, ${r.threads} ONNX Runtime thread${r.threads === 1 ? '' : 's'}` : ''}`],
       ['run folders', `\`${r.out}/<arm>/\` (config.json, metrics.jsonl, samples.jsonl, model/); evaluation answers and reports in \`${r.out}/eval/\``],
     ], ['---', '---']),
     '',

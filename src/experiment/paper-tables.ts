@@ -7,7 +7,7 @@ import type { PairedBinary, PairedRates } from '../eval/paired.ts';
 import type { SubsetStats } from '../eval/stats.ts';
 import { ABLATED, OPTION_LABEL } from './arms.ts';
 import type { DiversityWindow } from './diversity.ts';
-import { ci, evalOf, num, pct, type ArmResult, type PaperResults } from './results.ts';
+import { ci, claimCi, evalOf, num, pct, type ArmResult, type PaperResults } from './results.ts';
 
 export const mdTable = (header: string[], rows: string[][], align?: string[]) =>
   [`| ${header.join(' | ')} |`, `|${(align ?? header.map((_, i) => (i === 0 ? '---' : '---:'))).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
@@ -114,7 +114,7 @@ export function claims(r: PaperResults): string[] {
     const a = arm(name);
     if (!a) continue;
     const e = evalOf(r, name);
-    const said = (s: SubsetStats) => `**${s.winRateCI.lo > 0.5 ? 'reproduced' : 'not reproduced'}** — ${pct(s.winRate)}% ${ci(s)}, ${s.wins} wins / ${s.ties} ties / ${s.losses} losses of ${s.n}`;
+    const said = (s: SubsetStats) => `**${s.winRateCI.lo > 0.5 ? 'reproduced' : 'not reproduced'}** — ${pct(s.winRate)}% ${claimCi(s)}, ${s.wins} wins / ${s.ties} ties / ${s.losses} losses of ${s.n}`;
     const sampled = e.vsBaseSampled ? `; sampled policy (k = ${r.settings.k}): ${said(e.vsBaseSampled.overall)}` : '';
     lines.push(`${a.label} beats the base (95% interval of the win rate above 50%): greedy ${said(e.vsBase!.overall)}${sampled}.`);
   }

@@ -51,6 +51,8 @@ export const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '
 export const num = (x: number, digits = 3) => (Number.isFinite(x) ? (Math.abs(x) < 0.5 * 10 ** -digits ? 0 : x).toFixed(digits) : '–');
 export const iterationRange = (from: number, to: number) => (from === to ? String(from) : `${from}-${to}`);
 export const ci = (s: SubsetStats) => `[${pct(s.winRateCI.lo)}, ${pct(s.winRateCI.hi)}]`;
+/** The interval with two decimals where a bound is within 0.05 points of 50% (where one decimal hides the verdict). */
+export const claimCi = (s: SubsetStats) => (Math.min(Math.abs(s.winRateCI.lo - 0.5), Math.abs(s.winRateCI.hi - 0.5)) < 0.0005 ? `[${(100 * s.winRateCI.lo).toFixed(2)}, ${(100 * s.winRateCI.hi).toFixed(2)}]` : ci(s));
 
 /** The per-iteration values of one metric as [iteration, value] points (non-numbers become NaN: a gap). */
 export function metricPoints(metrics: readonly Record<string, unknown>[], key: string): [number, number][] {
