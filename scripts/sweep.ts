@@ -64,7 +64,7 @@ for (const run of chosen) {
   rows.push({ ...run, trainSeconds: times[run.name], dev: dev_, validLast: run.mode === 'grpo' ? null : lastMean(metrics, 'challenger/valid_frac'), klSolver: lastMean(metrics, 'kl/solver') });
   log(`${run.name}: dev greedy ${(100 * dev_.greedy.diff).toFixed(1)} pts, mean@${k} ${(100 * dev_.meanK.diff).toFixed(1)} pts [${(100 * dev_.meanK.diffCI.lo).toFixed(1)}, ${(100 * dev_.meanK.diffCI.hi).toFixed(1)}]`);
   const results = {
-    command: `npx tsx scripts/sweep.ts --model ${a.model} --out ${a.out} --doc ${a.doc} --seed ${seed}${threads ? ` --threads ${threads}` : ''}${a.runs ? ` --runs ${a.runs}` : ''}`,
+    command: `npx tsx scripts/sweep.ts --model ${a.model} --out ${a.out} --doc ${a.doc} --seed ${seed}${threads ? ` --threads ${threads}` : ''}${a['dev-per-level'] !== '30' ? ` --dev-per-level ${a['dev-per-level']}` : ''}${a.runs ? ` --runs ${a.runs}` : ''}`,
     date: new Date().toISOString(),
     machine: `${os.availableParallelism()} cores`,
     model: a.model!,
