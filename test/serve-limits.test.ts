@@ -121,7 +121,7 @@ test('out-of-range numbers: each gets its exact reason, as a 400 naming the fiel
   assert.equal(parseCompletionRequest({ messages: [{ role: 'user', content: 'x' }], seed: 2 ** 53 - 1 }, 'm').seed, 2 ** 53 - 1, 'the largest exact seed is fine');
 });
 
-test('SIGTERM: a child selfplay serve with a long request in flight answers it 503 and exits within 2 s', async () => {
+test('SIGTERM: a child selfplay serve answers what is still queued 503 instead of decoding it, and exits 0', async () => {
   const child = spawn(process.execPath, [path.join(root, 'bin', 'selfplay.js'), 'serve', '--model', modelDir, '--port', '0', '--threads', '1', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -151,8 +151,8 @@ test('SIGTERM: a child selfplay serve with a long request in flight answers it 5
     assert.match(refused[0].json.error.message, /^server: shutting down/);
     const exit = await exited;
     assert.equal(exit.code, 0, stderr);
+    // no wall-clock bound (timings are not asserted in tests): the 503s above show it stopped without draining the queue
     const ms = exit.at - killedAt;
-    assert.ok(ms < 2000, `exited ${ms} ms after SIGTERM`);
     assert.match(stdout, /stopped on SIGTERM in \d+ ms/);
     console.log(`# SIGTERM to exit: ${ms} ms (${/stopped on SIGTERM in (\d+) ms/.exec(stdout)?.[1]} ms inside the process)`);
   } finally {

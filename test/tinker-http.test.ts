@@ -98,10 +98,9 @@ test('a slow future is polled (try_again, 408) until its result', async () => {
 test('a future that never completes ends after the poll time limit with one line', async () => {
   fake.on('/t/stuck', () => ({ body: { request_id: 'x9' } }));
   fake.on('/api/v1/retrieve_future', () => ({ body: { type: 'try_again' } }));
-  const t0 = performance.now();
+  // the message says the poll limit ended it (no wall-clock bound here: the test timeout catches a hang)
   const msg = await remoteError(client({ futureTimeoutMs: 300 }).future('/t/stuck', {}, ok, { retry: 'once' }));
   assert.match(msg, /POST \/t\/stuck: future x9 did not complete within 0\.3 s/);
-  assert.ok(performance.now() - t0 < 5000);
 });
 
 test('a future the server failed is one line with its error; a future answer missing a field names it', async () => {
