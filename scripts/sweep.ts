@@ -18,6 +18,8 @@ import { lastMean, SWEEP_RUNS, sweepMarkdown, type SweepRow } from '../src/exper
 import { readJsonl, writeFileAtomic, writeJsonAtomic } from '../src/train/run-folder.ts';
 import { classify, instanceKey } from '../src/world/world.ts';
 
+/** Dev items per frontier level unless --dev-per-level says otherwise. */
+const DEV_PER_LEVEL = '30';
 const { values: a } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/default' },
@@ -26,7 +28,7 @@ const { values: a } = parseArgs({
     seed: { type: 'string', default: '1' },
     threads: { type: 'string' },
     runs: { type: 'string' },
-    'dev-per-level': { type: 'string', default: '30' },
+    'dev-per-level': { type: 'string', default: DEV_PER_LEVEL },
   },
 });
 const seed = Number(a.seed);
@@ -64,7 +66,7 @@ for (const run of chosen) {
   rows.push({ ...run, trainSeconds: times[run.name], dev: dev_, validLast: run.mode === 'grpo' ? null : lastMean(metrics, 'challenger/valid_frac'), klSolver: lastMean(metrics, 'kl/solver') });
   log(`${run.name}: dev greedy ${(100 * dev_.greedy.diff).toFixed(1)} pts, mean@${k} ${(100 * dev_.meanK.diff).toFixed(1)} pts [${(100 * dev_.meanK.diffCI.lo).toFixed(1)}, ${(100 * dev_.meanK.diffCI.hi).toFixed(1)}]`);
   const results = {
-    command: `npx tsx scripts/sweep.ts --model ${a.model} --out ${a.out} --doc ${a.doc} --seed ${seed}${threads ? ` --threads ${threads}` : ''}${a['dev-per-level'] !== '30' ? ` --dev-per-level ${a['dev-per-level']}` : ''}${a.runs ? ` --runs ${a.runs}` : ''}`,
+    command: `npx tsx scripts/sweep.ts --model ${a.model} --out ${a.out} --doc ${a.doc} --seed ${seed}${threads ? ` --threads ${threads}` : ''}${a['dev-per-level'] !== DEV_PER_LEVEL ? ` --dev-per-level ${a['dev-per-level']}` : ''}${a.runs ? ` --runs ${a.runs}` : ''}`,
     date: new Date().toISOString(),
     machine: `${os.availableParallelism()} cores`,
     model: a.model!,

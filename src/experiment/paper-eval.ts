@@ -3,13 +3,15 @@
  * times at temperature 1 (src/eval/accuracy.ts; the answers are cached on disk, so a resumed experiment does not
  * regenerate them). Then, per arm against the base: the verifier's win rate on the greedy answers (per family and
  * overall, bootstrap intervals, src/eval/stats.ts), the same win rate of the sampled policy (per item, the model whose
- * k answers at temperature 1 are right more often wins; the policy RL trains, where its gains show first), and paired accuracy tests of greedy, mean@k and maj@k (items
- * gained/lost, exact sign test = McNemar, paired bootstrap interval of the difference; src/eval/paired.ts). Each
+ * k answers at temperature 1 are right more often wins; the policy RL trains, where its gains show first), and paired
+ * accuracy tests of greedy, mean@k and maj@k (items gained/lost, exact sign test = McNemar, paired bootstrap interval
+ * of the difference; src/eval/paired.ts). Each
  * win-rate comparison is also written as an ordinary `selfplay eval` report.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { accuracyRows, answerItems, type AccuracyRow, type AccuracySettings, itemOutcomes, type ItemOutcome, type ModelAnswers, pairedRows, type PairedRow, spreadLimit } from '../eval/accuracy.ts';
+import { invariant } from '../errors.ts';
 import type { EvalReport } from '../eval/pairwise.ts';
 import { writeReport } from '../eval/report.ts';
 import { worldPrompts, type EvalPrompt } from '../eval/sets.ts';
@@ -40,7 +42,7 @@ export interface ModelEval {
 export function sampledPreferences(model: readonly ItemOutcome[], base: readonly ItemOutcome[]): JudgedItem[] {
   return model.map((m, i) => {
     const b = base[i];
-    if (b.id !== m.id) throw new Error(`sampled win rate: item ${i} is ${m.id} for the model and ${b.id} for the base`);
+    invariant(b.id === m.id, `sampled win rate: item ${i} is ${m.id} for the model and ${b.id} for the base`);
     const preference = m.meanK > b.meanK ? 1 : m.meanK < b.meanK ? 0 : 0.5;
     return { subset: m.family, preference, modelLength: 0, baselineLength: 0 };
   });

@@ -153,7 +153,7 @@ function comparisonSection(r: PaperResults, figures: Figure[]): string {
     '',
     "The paper's column is for reference only: AlpacaEval win rates against Llama-3.2-3B-Instruct (arXiv 2509.07414 v1, " +
       'GPT-4o judge), a 3B model on real instructions. This run is a small world model on the held-out world set, judged by ' +
-      "the world's verifier. Greedy (as the paper evaluates, at temperature 0.01): the answer with the higher verifier score wins; " +
+      "the world's verifier. Greedy (temperature 0; the paper evaluates at 0.01): the answer with the higher verifier score wins; " +
       `equal scores tie, and ties count half. Sampled: per item, the model whose ${r.settings.k} answers at temperature 1 are exact ` +
       'more often wins (the policy RL trains, where a sharpened policy shows before its greedy answer changes); ties count half.',
     '',

@@ -3,8 +3,9 @@
  *
  * A strict match requires the instruction (trimmed) to be the template with every slot replaced by content that
  * matches the slot's pattern; a template's closing question mark may be left out (world v4: "What is the largest of
- * 12, 7, 40" asks the same question, and the v4 challenger dropped the mark on every second largest query). A loose match only asks that the template's literal words appear in order, with any
- * text (or none) where the slots are, flexible spacing, and anything around it: "the skeleton is recognisable".
+ * 12, 7, 40" asks the same question, and the v4 challenger dropped the mark on every second largest query). A loose
+ * match only asks that the template's literal words appear in order, with any text (or none) where the slots are,
+ * flexible spacing, and anything around it: "the skeleton is recognisable".
  */
 import { InputError } from '../errors.ts';
 import type { Slots } from './types.ts';
@@ -39,6 +40,7 @@ function compile(
   slotSource: (name: string) => string,
   literal: (text: string) => string,
   anchored = true,
+  tail = '',
 ): CompiledTemplate {
   const slotNames: string[] = [];
   let source = '';
@@ -50,21 +52,20 @@ function compile(
     last = m.index + m[0].length;
   }
   source += literal(template.slice(last));
+  source += tail;
   return { template, regex: new RegExp(anchored ? `^${source}$` : source, 's'), slotNames };
 }
 
 /** Strict matcher: literal text exactly (a closing "?" optional), each slot by its pattern from `slotPatterns`. */
 export function compileStrict(template: string, slotPatterns: Readonly<Record<string, string>>): CompiledTemplate {
-  const literal = (text: string) => (text.endsWith('?') && template.endsWith(text) ? `${escapeRegex(text)}?` : escapeRegex(text));
-  return compile(
-    template,
-    (name) => {
-      const p = slotPatterns[name];
-      if (p === undefined) throw new InputError(`template "${template}": no pattern for placeholder {${name}}`);
-      return p;
-    },
-    literal,
-  );
+  const question = template.endsWith('?');
+  const slotSource = (name: string) => {
+    const p = slotPatterns[name];
+    if (p === undefined) throw new InputError(`template "${template}": no pattern for placeholder {${name}}`);
+    return p;
+  };
+  const compiled = compile(question ? template.slice(0, -1) : template, slotSource, escapeRegex, true, question ? '\\??' : '');
+  return { ...compiled, template };
 }
 
 /**
